@@ -1,0 +1,75 @@
+"""Sinergi: case management for a city's poverty-reduction team (TKPK)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, has_request_context, request, session
+from flask_login import current_user
+
+from caseapp.api.views import init_api
+from caseapp.auth.access import init_access
+from caseapp.auth.views import bp as auth_bp
+from caseapp.cli import register_cli
+from caseapp.core.crypto import Keyring
+from caseapp.core.database import configure_engine
+from caseapp.core.devkeys import ensure_dev_keys
+from caseapp.core.http import init_http
+from caseapp.core.jobs import init_jobs
+from caseapp.extensions import babel, csrf, db, init_celery, limiter, login_manager, migrate
+from caseapp.home.ui import init_ui
+from caseapp.home.views import bp as home_bp
+from caseapp.models import Base
+from config import INSTANCE_DIR, Config, load_config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SUPPORTED_LOCALES = ("id", "en")
+
+
+def select_locale() -> str:
+    """The user's saved language, else the one picked this session, else the browser's, else Indonesian."""
+    if not has_request_context():
+        return "id"
+    if current_user and current_user.is_authenticated and current_user.locale in SUPPORTED_LOCALES:
+        return current_user.locale
+    chosen = session.get("locale")
+    if chosen in SUPPORTED_LOCALES:
+        return chosen
+    return request.accept_languages.best_match(SUPPORTED_LOCALES, default="id")
+
+
+def create_app(config: Config | str | None = None) -> Flask:
+    """Build the Flask app. Nothing happens at import time; everything is wired here."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    if cfg.GENERATE_MISSING_KEYS:
+        ensure_dev_keys(cfg, INSTANCE_DIR)
+    cfg.validate()
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(cfg)
+    app.extensions["sinergi_keyring"] = Keyring.from_config(
+        app.config["ENCRYPTION_KEY"], app.config["BLIND_INDEX_KEY"]
+    )
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO)
+    assert db.metadata is Base.metadata  # one metadata for the app, Alembic and the tests
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"), render_as_batch=True, compare_type=True)
+    with app.app_context():
+        configure_engine(db.engine)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    init_celery(app)
+    init_jobs()
+    init_http(app)
+    init_access(app)
+    init_ui(app)
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+    init_api(app)
+    register_cli(app)
+    return app

@@ -1,0 +1,1 @@
+"""Regions, agencies, the programme catalogue and referral sources: the city's reference data."""

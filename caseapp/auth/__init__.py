@@ -1,0 +1,1 @@
+"""Users, roles and permissions, login (web and API token), second factor."""

@@ -1,0 +1,1 @@
+"""Cases and their workflow: steps, interventions, attachments, notes."""

@@ -1,0 +1,60 @@
+"""Command-line interface (``flask --app wsgi …``): users, demo data. Thin: calls operations."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from caseapp.auth import operations as auth_ops
+from caseapp.auth.models import Role
+from caseapp.core.errors import ValidationFailed
+from caseapp.demo.loader import load_demo
+from caseapp.extensions import db
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+demo_cli = AppGroup("demo", help="Demo data (never on a production database).")
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--agency", "agency_code", help="Agency code, e.g. DINKES (required for agency_officer).")
+@click.option("--name", "full_name", default="", help="Full name (defaults to the e-mail).")
+@click.option("--kecamatan", "kecamatan_code", help="Scope: kecamatan code, e.g. 35.71.01.")
+@click.option("--kelurahan", "kelurahan_code", help="Scope: kelurahan code, e.g. 35.71.01.1001.")
+@click.option("--password", help="Leave out to be asked (hidden input).")
+def create_user_command(email, role, agency_code, full_name, kecamatan_code, kelurahan_code, password):
+    """Create a user account."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = auth_ops.create_user(
+            db.session, email=email, full_name=full_name or email, role=role, password=password,
+            agency_code=agency_code, kecamatan_code=kecamatan_code, kelurahan_code=kelurahan_code,
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        for field, messages in exc.fields.items():
+            for message in messages:
+                click.echo(f"--{field}: {message}", err=True)
+        raise SystemExit(2) from None
+    db.session.commit()
+    click.echo(f"Created user {user.id} <{user.email}> ({user.role}).")
+
+
+@demo_cli.command("load")
+@click.option("--households", default=300, show_default=True, type=click.IntRange(0, 20_000_000))
+def demo_load_command(households: int):
+    """Load regions, agencies, programmes, demo users and N synthetic households (idempotent)."""
+    if current_app.config["ENV_NAME"] == "production" and not click.confirm(
+        "This is a production configuration. Load demo users with a known password?", default=False
+    ):
+        raise SystemExit(1)
+    summary = load_demo(db.session, households=households, progress=click.echo)
+    click.echo("Demo data: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,1 @@
+"""Domain-free building blocks: base model, encryption, audit trail, jobs, signals, errors."""

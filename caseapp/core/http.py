@@ -1,0 +1,126 @@
+"""Request plumbing shared by every blueprint: correlation ids, security headers, error answers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from caseapp.core.errors import DomainError
+
+log = logging.getLogger("sinergi.http")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    """The API error shape of DESIGN.md §6."""
+    return {"error": code, "message": message, "fields": fields or {}}
+
+
+def _assign_request_id() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    # Accept a proxy's id only when it looks like one; never echo arbitrary text into logs.
+    g.request_id = incoming if 8 <= len(incoming) <= 36 and incoming.replace("-", "").isalnum() else str(uuid.uuid4())
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(self)")
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    if not request.path.startswith("/static/"):
+        # Pages carry personal data: never keep them in a shared or browser cache.
+        response.headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+MESSAGES = {
+    400: "Permintaan tidak dapat diproses.",
+    401: "Silakan masuk terlebih dahulu.",
+    403: "Anda tidak punya izin untuk tindakan ini.",
+    404: "Halaman atau data yang Anda cari tidak ditemukan.",
+    405: "Metode tidak diizinkan.",
+    409: "Data sudah diubah orang lain. Muat ulang halaman lalu coba lagi.",
+    413: "Berkas terlalu besar.",
+    422: "Periksa isian yang ditandai.",
+    429: "Terlalu banyak percobaan. Tunggu sebentar lalu coba lagi.",
+    500: "Terjadi kesalahan di server. Tim TI sudah tercatat dengan kode di bawah.",
+}
+
+ERROR_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "too_large", 422: "validation_failed", 429: "too_many_requests",
+    500: "server_error",
+}
+
+
+def render_error(status: int, message: str | None = None, code: str | None = None, fields: dict | None = None):
+    message = message or MESSAGES.get(status, MESSAGES[500])
+    if wants_json():
+        body = error_body(code or ERROR_CODES.get(status, "error"), message, fields)
+        body["request_id"] = g.get("request_id")
+        return jsonify(body), status
+    template = f"errors/{status}.html" if status in (403, 404, 500) else "errors/generic.html"
+    return render_template(template, status=status, message=message, request_id=g.get("request_id")), status
+
+
+def _validation_fields(exc: HTTPException) -> dict | None:
+    """Field messages from webargs (API bodies and query strings), flattened to {field: [msg]}."""
+    messages = (getattr(exc, "data", None) or {}).get("messages")
+    if not isinstance(messages, dict):
+        return None
+    fields: dict[str, list[str]] = {}
+    for location in messages.values():
+        for name, errors in (location.items() if isinstance(location, dict) else []):
+            fields[str(name)] = [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]
+    return fields
+
+
+def _handle_http_exception(exc: HTTPException):
+    if exc.code is None or exc.code < 400:
+        return exc
+    return render_error(exc.code, MESSAGES.get(exc.code, exc.description), fields=_validation_fields(exc))
+
+
+def _handle_csrf_error(exc: CSRFError):
+    return render_error(
+        400,
+        "Formulir sudah kedaluwarsa atau tidak lengkap. Muat ulang halaman lalu kirim lagi.",
+        code="csrf_failed",
+    )
+
+
+def _handle_domain_error(exc: DomainError):
+    return render_error(exc.status_code, exc.message or None, exc.code, exc.fields)
+
+
+def _handle_unexpected(exc: Exception):
+    # The traceback goes to the log with the correlation id; the user sees only the id.
+    log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+    return render_error(500)
+
+
+def init_http(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(CSRFError, _handle_csrf_error)
+    app.register_error_handler(DomainError, _handle_domain_error)
+    if not app.testing:
+        app.register_error_handler(Exception, _handle_unexpected)

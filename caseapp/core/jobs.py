@@ -1,0 +1,64 @@
+"""Background jobs, enqueued only after the transaction that asks for them has committed.
+
+With a broker (``REDIS_URL``) the job is sent to Celery by task name, so ``caseapp`` never imports
+``workers``. Without one (embedded mode) the same handler runs in-process right after commit; a
+failure there is logged and never undoes or fails the user's action.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("sinergi.jobs")
+
+_PENDING_KEY = "sinergi_pending_jobs"
+
+
+def register_local_handler(app: Flask, task_name: str, handler: Callable[..., object]) -> None:
+    """Declare what runs in-process for *task_name* when there is no broker."""
+    app.extensions.setdefault("sinergi_local_jobs", {})[task_name] = handler
+
+
+def enqueue_after_commit(session: Session, task_name: str, *args: object) -> None:
+    """Send *task_name* with *args* once *session* commits; dropped if it rolls back."""
+    session.info.setdefault(_PENDING_KEY, []).append((task_name, args))
+
+
+def dispatch(app: Flask, task_name: str, args: tuple) -> None:
+    if app.config.get("REDIS_URL"):
+        app.extensions["celery"].send_task(task_name, args=list(args))
+        return
+    handler = app.extensions.get("sinergi_local_jobs", {}).get(task_name)
+    if handler is None:
+        log.warning("no in-process handler for %s; job dropped", task_name)
+        return
+    handler(*args)
+
+
+def _after_commit(session: Session) -> None:
+    jobs = session.info.pop(_PENDING_KEY, [])
+    if not jobs:
+        return
+    app = current_app._get_current_object()
+    for task_name, args in jobs:
+        try:
+            dispatch(app, task_name, args)
+        except Exception:
+            # The outbox row is committed; the relay will publish it again later.
+            log.exception("could not dispatch %s", task_name)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def init_jobs() -> None:
+    """Hook the session events once (idempotent)."""
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)

@@ -1,0 +1,1 @@
+"""Demo data: reference data, demo users and synthetic households with valid NIK/KK."""

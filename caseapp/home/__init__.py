@@ -1,0 +1,1 @@
+"""The landing page of each role and the page chrome (navigation, language switch)."""

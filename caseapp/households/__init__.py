@@ -1,0 +1,1 @@
+"""The household register: households, members, KK and desil history, housing surveys, imports."""
