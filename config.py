@@ -37,7 +37,9 @@ def celery_settings(broker_url: str | None) -> dict:
     """Celery settings that make delivery safe (SECURITY.md, Celery and Redis)."""
     return {
         "broker_url": broker_url or "memory://",
-        "result_backend": None,
+        # Results are off by default (task_ignore_result); the few tasks that report one use Redis.
+        "result_backend": broker_url,
+        "result_expires": 3600,
         "task_ignore_result": True,
         "task_serializer": "json",
         "result_serializer": "json",

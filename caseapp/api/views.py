@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 
@@ -38,21 +39,21 @@ def issue_token(body):
     result = ops.check_password_login(db.session, body["email"], body["password"])
     if result.outcome == ops.LoginOutcome.LOCKED:
         db.session.commit()
-        raise TooManyAttempts("Terlalu banyak percobaan gagal; akun dikunci sementara.")
+        raise TooManyAttempts(_("Terlalu banyak percobaan gagal; akun dikunci sementara."))
     if result.outcome == ops.LoginOutcome.BAD_CREDENTIALS:
         db.session.commit()
-        raise Unauthorized("E-mail atau kata sandi salah.")
+        raise Unauthorized(_("E-mail atau kata sandi salah."))
     user = result.user
     if result.outcome == ops.LoginOutcome.TOTP_ENROLMENT_REQUIRED:
         db.session.commit()
-        error = Unauthorized("Peran ini wajib verifikasi dua langkah; aktifkan dulu lewat halaman masuk web.")
+        error = Unauthorized(_("Peran ini wajib verifikasi dua langkah; aktifkan dulu lewat halaman masuk web."))
         error.code = "totp_required"
         raise error
     if result.outcome == ops.LoginOutcome.TOTP_REQUIRED and not (
         body.get("totp") and ops.verify_totp(db.session, user, body["totp"])
     ):
         db.session.commit()
-        error = Unauthorized("Kode verifikasi dua langkah (totp) diperlukan atau salah.")
+        error = Unauthorized(_("Kode verifikasi dua langkah (totp) diperlukan atau salah."))
         error.code = "totp_required"
         raise error
     token = ops.issue_api_token(db.session, user)

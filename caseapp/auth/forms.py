@@ -25,7 +25,7 @@ class TotpForm(FlaskForm):
         ],
         render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
     )
-    submit = SubmitField(_l("Verifikasi"))
+    submit = SubmitField(_l("Periksa kode"))
 
 
 class TotpEnrolForm(TotpForm):

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 import pyotp
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -66,21 +67,21 @@ def create_user(
     errors: dict[str, list[str]] = {}
     email = normalise_email(email)
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        errors.setdefault("email", []).append("Alamat e-mail tidak valid.")
+        errors.setdefault("email", []).append(_("Alamat e-mail tidak valid."))
     elif session.scalar(select(User.id).where(User.email == email)) is not None:
-        errors.setdefault("email", []).append("E-mail ini sudah dipakai pengguna lain.")
+        errors.setdefault("email", []).append(_("E-mail ini sudah dipakai pengguna lain."))
     try:
         role = Role(role)
     except ValueError:
-        errors.setdefault("role", []).append("Peran harus salah satu dari: " + ", ".join(Role) + ".")
+        errors.setdefault("role", []).append(_("Peran harus salah satu dari: %(roles)s.", roles=", ".join(Role)))
         role = None
     agency = None
     if agency_code:
         agency = session.scalar(select(Agency).where(Agency.code == agency_code))
         if agency is None:
-            errors.setdefault("agency", []).append(f"Dinas dengan kode {agency_code!r} tidak ada.")
+            errors.setdefault("agency", []).append(_("Dinas dengan kode %(code)s tidak ada.", code=agency_code))
     if role == Role.AGENCY_OFFICER and agency is None and "agency" not in errors:
-        errors.setdefault("agency", []).append("Petugas dinas harus punya dinas (--agency KODE).")
+        errors.setdefault("agency", []).append(_("Petugas dinas harus punya dinas (--agency KODE)."))
     if password is not None and enforce_policy:
         problems = passwords.password_problems(password, email=email, name=full_name)
         if problems:

@@ -174,6 +174,6 @@ def account():
                 db.session.commit()
                 logout_user()
                 session.clear()
-                flash(_("Kata sandi diganti. Semua sesi lain sudah diakhiri; silakan masuk lagi."), "success")
+                flash(_("Kata sandi diganti. Semua sesi Anda sudah diakhiri; silakan masuk lagi."), "success")
                 return redirect(url_for("auth.login"))
     return render_template("auth/account.html", form=form)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 
 class DomainError(Exception):
     """Base class: a request that cannot be carried out as asked."""
@@ -21,8 +23,8 @@ class ValidationFailed(DomainError):
     status_code = 422
     code = "validation_failed"
 
-    def __init__(self, fields: dict[str, list[str]], message: str = "Periksa isian yang ditandai.") -> None:
-        super().__init__(message, fields)
+    def __init__(self, fields: dict[str, list[str]], message: str | None = None) -> None:
+        super().__init__(message or str(_l("Periksa isian yang ditandai.")), fields)
 
 
 class Conflict(DomainError):

@@ -6,6 +6,7 @@ import logging
 import uuid
 
 from flask import Flask, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -51,16 +52,16 @@ def _security_headers(response):
 
 
 MESSAGES = {
-    400: "Permintaan tidak dapat diproses.",
-    401: "Silakan masuk terlebih dahulu.",
-    403: "Anda tidak punya izin untuk tindakan ini.",
-    404: "Halaman atau data yang Anda cari tidak ditemukan.",
-    405: "Metode tidak diizinkan.",
-    409: "Data sudah diubah orang lain. Muat ulang halaman lalu coba lagi.",
-    413: "Berkas terlalu besar.",
-    422: "Periksa isian yang ditandai.",
-    429: "Terlalu banyak percobaan. Tunggu sebentar lalu coba lagi.",
-    500: "Terjadi kesalahan di server. Tim TI sudah tercatat dengan kode di bawah.",
+    400: _l("Permintaan tidak dapat diproses."),
+    401: _l("Silakan masuk terlebih dahulu."),
+    403: _l("Anda tidak punya izin untuk tindakan ini."),
+    404: _l("Halaman atau data yang Anda cari tidak ditemukan."),
+    405: _l("Metode tidak diizinkan."),
+    409: _l("Data sudah diubah orang lain. Muat ulang halaman lalu coba lagi."),
+    413: _l("Berkas terlalu besar."),
+    422: _l("Periksa isian yang ditandai."),
+    429: _l("Terlalu banyak percobaan. Tunggu sebentar lalu coba lagi."),
+    500: _l("Terjadi kesalahan di server. Tim TI sudah tercatat dengan kode di bawah."),
 }
 
 ERROR_CODES = {
@@ -71,7 +72,7 @@ ERROR_CODES = {
 
 
 def render_error(status: int, message: str | None = None, code: str | None = None, fields: dict | None = None):
-    message = message or MESSAGES.get(status, MESSAGES[500])
+    message = str(message or MESSAGES.get(status, MESSAGES[500]))
     if wants_json():
         body = error_body(code or ERROR_CODES.get(status, "error"), message, fields)
         body["request_id"] = g.get("request_id")
@@ -101,7 +102,7 @@ def _handle_http_exception(exc: HTTPException):
 def _handle_csrf_error(exc: CSRFError):
     return render_error(
         400,
-        "Formulir sudah kedaluwarsa atau tidak lengkap. Muat ulang halaman lalu kirim lagi.",
+        str(_l("Formulir sudah kedaluwarsa atau tidak lengkap. Muat ulang halaman lalu kirim lagi.")),
         code="csrf_failed",
     )
 

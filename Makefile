@@ -1,0 +1,59 @@
+# Sinergi: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+PORT ?= 5000
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test lint worker beat install translations clean help
+
+help:
+	@echo "make run    - install, migrate, load demo data (first start) and serve http://127.0.0.1:$(PORT)"
+	@echo "make test   - install test tools and run lint + the test suite (SQLite; PostgreSQL/Redis when TEST_* set)"
+	@echo "make worker - Celery worker (needs REDIS_URL)      make beat - Celery beat (one per deployment)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(STAMP) translations
+
+translations: $(STAMP)
+	@$(BIN)/pybabel -q compile -d caseapp/translations
+
+run: install
+	$(FLASK) db upgrade
+	@if [ ! -f instance/.demo-loaded ]; then $(FLASK) demo load && touch instance/.demo-loaded; fi
+	@echo "Sinergi: http://127.0.0.1:$(PORT)  (demo users: see README.md)"
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check caseapp workers tests config.py wsgi.py
+	$(BIN)/lint-imports
+
+test: $(TEST_STAMP) translations lint
+	$(BIN)/python -m pytest
+	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
+		echo "== again on PostgreSQL ($$TEST_POSTGRES_URL) with Redis ($$TEST_REDIS_URL) =="; \
+		$(BIN)/python -m pytest; \
+	fi
+
+worker: install
+	$(BIN)/celery -A workers.celery_app worker --queues default,notifications --loglevel INFO
+
+beat: install
+	$(BIN)/celery -A workers.celery_app beat --loglevel INFO
+
+clean:
+	rm -rf $(VENV) instance/sinergi.db instance/.demo-loaded *.egg-info

@@ -1,0 +1,1 @@
+"""Celery workers. Tasks are thin: they load ids, call caseapp operations and commit."""

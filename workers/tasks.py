@@ -1,0 +1,13 @@
+"""Task definitions. Each one is named ``<domain>.<verb_noun>`` and calls into caseapp."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from caseapp.core.health import database_summary
+
+
+@shared_task(name="core.check_database", ignore_result=False)
+def check_database() -> dict:
+    """Report what the worker sees in the database (used by ops checks and the worker test)."""
+    return database_summary()
