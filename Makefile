@@ -43,7 +43,8 @@ lint: $(TEST_STAMP)
 	$(BIN)/lint-imports
 
 test: $(TEST_STAMP) translations lint
-	$(BIN)/python -m pytest
+	@echo "== test suite on SQLite =="
+	env -u TEST_POSTGRES_URL $(BIN)/python -m pytest
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
 		echo "== again on PostgreSQL ($$TEST_POSTGRES_URL) with Redis ($$TEST_REDIS_URL) =="; \
 		$(BIN)/python -m pytest; \

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from caseapp.agencies.operations import load_reference_data
 from caseapp.auth import operations as auth_ops
 from caseapp.auth.models import Role, User
+from caseapp.demo.households import load_demo_households
 
 # DESIGN.md §6: stable names other tests rely on.
 DEMO_USERS = (
@@ -20,7 +21,8 @@ DEMO_USERS = (
      "kelurahan_code": "35.71.01.1001", "kecamatan_code": "35.71.01"},
     {"email": "worker2@sinergi.test", "full_name": "Siti Aminah", "role": Role.SOCIAL_WORKER, "agency_code": "DINSOS",
      "kelurahan_code": "35.71.02.1001", "kecamatan_code": "35.71.02"},
-    {"email": "dokter@sinergi.test", "full_name": "dr. Rina Kusuma", "role": Role.AGENCY_OFFICER, "agency_code": "DINKES"},
+    {"email": "dokter@sinergi.test", "full_name": "dr. Rina Kusuma", "role": Role.AGENCY_OFFICER,
+     "agency_code": "DINKES"},
     {"email": "rumah@sinergi.test", "full_name": "Agus Prasetyo", "role": Role.AGENCY_OFFICER, "agency_code": "DPKP"},
     {"email": "viewer@sinergi.test", "full_name": "Tim TKPK", "role": Role.VIEWER, "agency_code": "BAPPEDA"},
 )
@@ -46,4 +48,5 @@ def load_demo(session: Session, *, households: int = 300, progress: Callable[[st
     summary = load_reference_data(session)
     summary["users"] = load_demo_users(session)
     session.commit()
+    summary["households"] = load_demo_households(session, households, progress=progress)
     return summary
