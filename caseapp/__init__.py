@@ -21,6 +21,7 @@ from caseapp.extensions import babel, csrf, db, init_celery, limiter, login_mana
 from caseapp.home.ui import init_ui
 from caseapp.home.views import bp as home_bp
 from caseapp.models import Base
+from caseapp.notifications.operations import init_notifications
 from config import INSTANCE_DIR, Config, load_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -67,6 +68,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     init_http(app)
     init_access(app)
     init_ui(app)
+    init_notifications()
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)

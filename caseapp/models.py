@@ -2,14 +2,34 @@
 
 from caseapp.agencies.models import Agency, Programme, ReferralSource, Region
 from caseapp.auth.models import ApiToken, User
-from caseapp.cases.models import Attachment, Case, Intervention, Note, Step
+from caseapp.cases.models import Attachment, Case, CaseNumberCounter, Intervention, Note, SlaSetting, Step
 from caseapp.core.audit import AccessLog, AuditEvent
 from caseapp.core.models import Base
 from caseapp.households.models import DesilRecord, Household, HouseholdKK, HousingSurvey, ImportJob, Person
 from caseapp.notifications.models import Notification
 
 __all__ = [
-    "AccessLog", "Agency", "ApiToken", "Attachment", "AuditEvent", "Base", "Case", "DesilRecord", "Household",
-    "HouseholdKK", "HousingSurvey", "ImportJob", "Intervention", "Note", "Notification", "Person", "Programme",
-    "ReferralSource", "Region", "Step", "User",
+    "AccessLog",
+    "Agency",
+    "ApiToken",
+    "Attachment",
+    "AuditEvent",
+    "Base",
+    "Case",
+    "CaseNumberCounter",
+    "DesilRecord",
+    "Household",
+    "HouseholdKK",
+    "HousingSurvey",
+    "ImportJob",
+    "Intervention",
+    "Note",
+    "Notification",
+    "Person",
+    "Programme",
+    "ReferralSource",
+    "Region",
+    "SlaSetting",
+    "Step",
+    "User",
 ]

@@ -191,3 +191,24 @@ class Note(Base):
     section: Mapped[str] = mapped_column(String(16), default="general")
     body: Mapped[bytes] = mapped_column(Ciphertext)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlaSetting(Base):
+    """Overrides of the default due dates (days) per step kind; reminder and escalation offsets."""
+
+    __tablename__ = "sla_settings"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    days: Mapped[int]
+    remind_days_before: Mapped[int] = mapped_column(default=2)
+    escalate_days_after: Mapped[int] = mapped_column(default=3)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CaseNumberCounter(Base):
+    """Last case number issued per year (``KDR-2026-000123``); incremented with an upsert."""
+
+    __tablename__ = "case_number_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
