@@ -11,6 +11,7 @@ from flask_login import current_user
 from caseapp.api.views import init_api
 from caseapp.auth.access import init_access
 from caseapp.auth.views import bp as auth_bp
+from caseapp.cases.queries import init_case_queries
 from caseapp.cli import register_cli
 from caseapp.core.crypto import Keyring
 from caseapp.core.database import configure_engine
@@ -69,6 +70,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     init_access(app)
     init_ui(app)
     init_notifications()
+    init_case_queries()
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)

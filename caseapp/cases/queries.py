@@ -9,11 +9,11 @@ from __future__ import annotations
 from flask import abort
 from sqlalchemy import Select, and_, exists, false, or_, select, true
 
-from caseapp.agencies.models import AgencyKind, Region
+from caseapp.agencies.models import AgencyKind
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import Case, Intervention, Stage
 from caseapp.extensions import db
-from caseapp.households.models import Household
+from caseapp.households.queries import register_case_link
 
 
 def case_scope(user: User):
@@ -53,37 +53,10 @@ def get_visible_case_or_404(user: User, case_id: int) -> Case:
     return case
 
 
-def household_scope(user: User):
-    """The WHERE clause limiting households to *user*'s scope.
-
-    Social workers see their area's register (to search before registering) and the households of
-    their cases; supervisors their kecamatan; agency officers only households of cases they serve.
-    """
-    role = Role(user.role)
-    if role == Role.ADMIN:
-        return true()
-    if role == Role.SUPERVISOR:
-        if not user.kecamatan_code:
-            return true()
-        in_kecamatan = select(Region.code).where(Region.parent_code == user.kecamatan_code)
-        return Household.kelurahan_code.in_(in_kecamatan)
-    if role in (Role.SOCIAL_WORKER, Role.AGENCY_OFFICER):
-        of_cases = Household.id.in_(select(Case.household_id).where(case_scope(user)))
-        if role == Role.SOCIAL_WORKER and user.kelurahan_code:
-            return or_(Household.kelurahan_code == user.kelurahan_code, of_cases)
-        if role == Role.SOCIAL_WORKER and user.kecamatan_code:
-            in_kecamatan = select(Region.code).where(Region.parent_code == user.kecamatan_code)
-            return or_(Household.kelurahan_code.in_(in_kecamatan), of_cases)
-        return of_cases
-    return false()
+def households_of_visible_cases(user: User) -> Select:
+    """Household ids of the cases *user* may see (registered as a case link for household scope)."""
+    return select(Case.household_id).where(case_scope(user))
 
 
-def visible_households(user: User) -> Select:
-    return select(Household).where(household_scope(user))
-
-
-def get_visible_household_or_404(user: User, household_id: int) -> Household:
-    household = db.session.scalar(visible_households(user).where(Household.id == household_id))
-    if household is None:
-        abort(404)
-    return household
+def init_case_queries() -> None:
+    register_case_link(households_of_visible_cases)

@@ -7,10 +7,11 @@ from sqlalchemy import func, select
 from caseapp.agencies.models import Agency, Programme
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import Case, CaseStatus, Intervention, InterventionStatus, Stage
-from caseapp.cases.queries import case_scope, household_scope
+from caseapp.cases.queries import case_scope
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
 from caseapp.households.models import Household, Person
+from caseapp.households.queries import household_scope
 
 AWAITING_APPROVAL = (CaseStatus.SUBMITTED, CaseStatus.PLAN_SUBMITTED)
 

@@ -9,8 +9,9 @@ from werkzeug.exceptions import NotFound
 from caseapp.agencies.models import Agency, Programme
 from caseapp.auth.models import User
 from caseapp.cases.models import Case, Stage
-from caseapp.cases.queries import get_visible_case_or_404, visible_cases, visible_households
+from caseapp.cases.queries import get_visible_case_or_404, visible_cases
 from caseapp.households.models import Household
+from caseapp.households.queries import visible_households
 from tests.factories import CaseFactory, HouseholdFactory, InterventionFactory, UserFactory
 
 
