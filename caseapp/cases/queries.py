@@ -6,13 +6,19 @@ Scope is decided once, in SQL (DESIGN.md §1). Views never filter by scope thems
 
 from __future__ import annotations
 
-from flask import abort
-from sqlalchemy import Select, and_, exists, false, or_, select, true
+from dataclasses import dataclass
 
-from caseapp.agencies.models import AgencyKind
+from flask import abort
+from sqlalchemy import Select, and_, exists, false, func, or_, select, true
+from sqlalchemy.orm import aliased
+
+from caseapp.agencies.models import Agency, AgencyKind, Programme, Region
 from caseapp.auth.models import Role, User
-from caseapp.cases.models import Case, Intervention, Stage
+from caseapp.cases.models import Case, Intervention, InterventionStatus, Stage, Step, StepStatus
+from caseapp.core.audit import AuditEvent
+from caseapp.core.models import utcnow
 from caseapp.extensions import db
+from caseapp.households.models import Household, Person, Relation
 from caseapp.households.queries import register_case_link
 
 
@@ -60,3 +66,225 @@ def households_of_visible_cases(user: User) -> Select:
 
 def init_case_queries() -> None:
     register_case_link(households_of_visible_cases)
+
+
+# --- lists ---------------------------------------------------------------------------------------
+# Every list below starts from case_scope(user) and runs a fixed number of queries whatever the page
+# size: one for the rows (joins, no lazy loads) and one for the count.
+
+SORTS = {
+    "due": Case.due_at,
+    "opened": Case.opened_at,
+    "number": Case.number,
+    "stage": Case.stage,
+    "desil": Household.desil,
+    "name": Person.name,
+}
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    stage: str | None = None
+    status: str | None = None
+    kelurahan: str | None = None
+    kecamatan: str | None = None
+    programme: str | None = None
+    agency: str | None = None
+    overdue: bool = False
+    desil: int | None = None
+    q: str | None = None
+    household_ids: tuple[int, ...] | None = None   # from an exact NIK/KK search (never in a URL)
+    assigned_to: int | None = None
+    sort: str = "due"
+    descending: bool = False
+    page: int = 1
+    per_page: int = 25
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    case: Case
+    head_name: str | None
+    desil: int | None
+    owner_name: str | None
+    kelurahan_name: str
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _head():
+    return aliased(Person, name="head")
+
+
+def _filtered(user: User, filters: CaseFilters, head) -> Select:
+    stmt = (
+        select(Case.id)
+        .join(Household, Household.id == Case.household_id)
+        .outerjoin(head, and_(head.household_id == Household.id, head.relation == Relation.HEAD))
+        .where(case_scope(user))
+    )
+    if filters.stage:
+        stmt = stmt.where(Case.stage == filters.stage)
+    if filters.status:
+        stmt = stmt.where(Case.status == filters.status)
+    if filters.kelurahan:
+        stmt = stmt.where(Case.kelurahan_code == filters.kelurahan)
+    if filters.kecamatan:
+        stmt = stmt.where(Case.kecamatan_code == filters.kecamatan)
+    if filters.desil is not None:
+        stmt = stmt.where(Household.desil == filters.desil)
+    if filters.overdue:
+        stmt = stmt.where(Case.stage != Stage.CLOSED, Case.due_at < utcnow())
+    if filters.assigned_to is not None:
+        stmt = stmt.where(Case.owner_id == filters.assigned_to)
+    if filters.programme:
+        stmt = stmt.where(exists().where(
+            Intervention.case_id == Case.id, Intervention.programme_id == Programme.id,
+            Programme.code == filters.programme))
+    if filters.agency:
+        stmt = stmt.where(exists().where(
+            Intervention.case_id == Case.id, Intervention.agency_id == Agency.id, Agency.code == filters.agency))
+    if filters.household_ids is not None:
+        stmt = stmt.where(Case.household_id.in_(filters.household_ids or (-1,)))
+    if filters.q:
+        term = filters.q.strip()
+        stmt = stmt.where(or_(Case.number == term.upper(), func.lower(head.name).contains(term.lower(),
+                                                                                         autoescape=True)))
+    return stmt
+
+
+def caseload(user: User, filters: CaseFilters) -> Page:
+    """A page of the cases *user* may see, filtered and sorted; two queries."""
+    head = _head()
+    per_page = max(1, min(filters.per_page, MAX_PER_PAGE))
+    page = max(1, filters.page)
+    base = _filtered(user, filters, head)
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    sort_column = SORTS.get(filters.sort, Case.due_at)
+    if sort_column is Person.name:
+        sort_column = head.name
+    order = sort_column.desc() if filters.descending else sort_column.asc()
+    owner = aliased(User, name="owner")
+    rows_stmt = (
+        base.with_only_columns(Case, head.name, Household.desil, owner.full_name, Region.name)
+        .outerjoin(owner, owner.id == Case.owner_id)
+        .join(Region, Region.code == Case.kelurahan_code)
+        .order_by(order.nulls_last(), Case.id)
+        .limit(per_page).offset((page - 1) * per_page)
+    )
+    rows = [CaseRow(case, head_name, desil, owner_name, kel) for case, head_name, desil, owner_name, kel
+            in db.session.execute(rows_stmt)]
+    return Page(rows, total, page, per_page)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    step: Step
+    case: Case
+    head_name: str | None
+    kelurahan_name: str
+
+
+def _work_items(user: User, *conditions, limit: int = 200) -> list[WorkItem]:
+    head = _head()
+    stmt = (
+        select(Step, Case, head.name, Region.name)
+        .join(Case, Case.id == Step.case_id)
+        .join(Household, Household.id == Case.household_id)
+        .outerjoin(head, and_(head.household_id == Household.id, head.relation == Relation.HEAD))
+        .join(Region, Region.code == Case.kelurahan_code)
+        .where(case_scope(user), Step.status == StepStatus.OPEN, *conditions)
+        .order_by(Step.due_at.asc().nulls_last(), Step.id)
+        .limit(limit)
+    )
+    return [WorkItem(step, case, name, kel) for step, case, name, kel in db.session.execute(stmt)]
+
+
+def my_steps(user: User) -> list[WorkItem]:
+    """Open steps assigned to *user* (verification, plan, evaluation), soonest due first."""
+    return _work_items(user, Step.assignee_id == user.id)
+
+
+def new_referrals(user: User) -> list[WorkItem]:
+    """Referrals waiting for triage in *user*'s scope."""
+    return _work_items(user, Step.kind == "triage")
+
+
+def approval_queue(user: User) -> list[WorkItem]:
+    """Steps waiting for a supervisor's decision, excluding the user's own submissions."""
+    return _work_items(user, Step.kind == "approval",
+                       or_(Step.submitted_by_id.is_(None), Step.submitted_by_id != user.id))
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    intervention: Intervention
+    case: Case
+    programme: Programme
+    head_name: str | None
+    kelurahan_name: str
+    assignee_name: str | None
+
+
+def visible_interventions(user: User) -> Select:
+    """Interventions *user* may see: officers their agency's; others those of cases in scope."""
+    if Role(user.role) == Role.AGENCY_OFFICER:
+        return select(Intervention).where(Intervention.agency_id == user.agency_id)
+    return select(Intervention).join(Case, Case.id == Intervention.case_id).where(case_scope(user))
+
+
+def get_visible_intervention_or_404(user: User, intervention_id: int) -> Intervention:
+    intervention = db.session.scalar(visible_interventions(user).where(Intervention.id == intervention_id))
+    if intervention is None:
+        abort(404)
+    return intervention
+
+
+def agency_queue(user: User, *, include_done: bool = False, limit: int = 200) -> list[QueueItem]:
+    """The open interventions of the user's agency (pending first by due date), with their cases."""
+    head = _head()
+    assignee = aliased(User, name="assignee")
+    stmt = (
+        select(Intervention, Case, Programme, head.name, Region.name, assignee.full_name)
+        .join(Case, Case.id == Intervention.case_id)
+        .join(Programme, Programme.id == Intervention.programme_id)
+        .join(Household, Household.id == Case.household_id)
+        .outerjoin(head, and_(head.household_id == Household.id, head.relation == Relation.HEAD))
+        .join(Region, Region.code == Case.kelurahan_code)
+        .outerjoin(assignee, assignee.id == Intervention.assignee_id)
+        .where(Intervention.agency_id == user.agency_id)
+        .order_by(Intervention.due_at.asc().nulls_last(), Intervention.id)
+        .limit(limit)
+    )
+    if not include_done:
+        stmt = stmt.where(Intervention.status.not_in((InterventionStatus.DELIVERED, InterventionStatus.CANCELLED)))
+    return [QueueItem(*row) for row in db.session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: AuditEvent
+    actor_name: str | None
+
+
+def timeline(case: Case, limit: int = 500) -> list[TimelineEntry]:
+    """Every audited event of a case, oldest first (the case must already be loaded through scope)."""
+    stmt = (
+        select(AuditEvent, User.full_name)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.case_id == case.id)
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)
+        .limit(limit)
+    )
+    return [TimelineEntry(event, name) for event, name in db.session.execute(stmt)]
