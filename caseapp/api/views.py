@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 
+from caseapp.api.cases import bp as cases_bp
 from caseapp.api.schemas import ApiError, Me, TokenRequest, TokenResponse
 from caseapp.auth import operations as ops
 from caseapp.auth.permissions import ROLE_PERMISSIONS, Permission, public, requires
@@ -98,8 +99,9 @@ def init_api(app: Flask) -> None:
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    csrf.exempt(bp)
-    api.register_blueprint(bp)
+    for blueprint in (bp, cases_bp):
+        csrf.exempt(blueprint)
+        api.register_blueprint(blueprint)
     # The spec itself is public: clients and test tools read it before they hold a token.
     for endpoint, view in list(app.view_functions.items()):
         if endpoint.startswith("api-docs."):
