@@ -22,7 +22,7 @@ from sqlalchemy import make_url
 
 from caseapp import create_app
 from caseapp.demo.loader import load_demo
-from caseapp.extensions import db
+from caseapp.extensions import db, limiter
 
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=100, deadline=None)
@@ -147,4 +147,6 @@ def ctx(app, session):
 
 @pytest.fixture
 def client(app, session):
+    with app.app_context():
+        limiter.reset()  # each test starts with fresh per-address login counters
     return app.test_client()

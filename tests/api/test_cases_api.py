@@ -26,7 +26,8 @@ class ApiUser:
         return self.client.post(path, headers=self.headers, json=json)
 
     def act(self, case, action, expect=200, **data):
-        response = self.post(f"/api/v1/cases/{case['id']}/actions", {"action": action, "version": case["version"], **data})
+        body = {"action": action, "version": case["version"], **data}
+        response = self.post(f"/api/v1/cases/{case['id']}/actions", body)
         assert response.status_code == expect, response.json
         return response.json
 
