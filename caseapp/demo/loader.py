@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from caseapp.agencies.operations import load_reference_data
 from caseapp.auth import operations as auth_ops
 from caseapp.auth.models import Role, User
+from caseapp.demo.cases import load_demo_cases
 from caseapp.demo.households import load_demo_households
 
 # DESIGN.md §6: stable names other tests rely on.
@@ -24,6 +25,14 @@ DEMO_USERS = (
     {"email": "dokter@sinergi.test", "full_name": "dr. Rina Kusuma", "role": Role.AGENCY_OFFICER,
      "agency_code": "DINKES"},
     {"email": "rumah@sinergi.test", "full_name": "Agus Prasetyo", "role": Role.AGENCY_OFFICER, "agency_code": "DPKP"},
+    # Beyond DESIGN.md §6: officers of the other agencies, so every programme has someone to deliver it.
+    {"email": "bansos@sinergi.test", "full_name": "Wahyu Hidayat", "role": Role.AGENCY_OFFICER,
+     "agency_code": "DINSOS"},
+    {"email": "sekolah@sinergi.test", "full_name": "Dewi Lestari", "role": Role.AGENCY_OFFICER,
+     "agency_code": "DISPENDIK"},
+    {"email": "kerja@sinergi.test", "full_name": "Eko Saputro", "role": Role.AGENCY_OFFICER, "agency_code": "DKUMTK"},
+    {"email": "capil@sinergi.test", "full_name": "Nur Aini", "role": Role.AGENCY_OFFICER,
+     "agency_code": "DISPENDUKCAPIL"},
     {"email": "viewer@sinergi.test", "full_name": "Tim TKPK", "role": Role.VIEWER, "agency_code": "BAPPEDA"},
 )
 
@@ -49,4 +58,5 @@ def load_demo(session: Session, *, households: int = 300, progress: Callable[[st
     summary["users"] = load_demo_users(session)
     session.commit()
     summary["households"] = load_demo_households(session, households, progress=progress)
+    summary["cases"] = load_demo_cases(session, progress=progress)
     return summary
