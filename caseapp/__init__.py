@@ -13,6 +13,7 @@ from caseapp.auth.access import init_access
 from caseapp.auth.views import bp as auth_bp
 from caseapp.cases.queries import init_case_queries
 from caseapp.cli import register_cli
+from caseapp.core.audit import init_audit
 from caseapp.core.crypto import Keyring
 from caseapp.core.database import configure_engine
 from caseapp.core.devkeys import ensure_dev_keys
@@ -67,6 +68,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     init_celery(app)
     init_jobs()
     init_http(app)
+    init_audit(app)
     init_access(app)
     init_ui(app)
     init_notifications()

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort
 from sqlalchemy import Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from caseapp.agencies.models import Agency, AgencyKind, Programme, Region
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import Case, Intervention, InterventionStatus, Stage, Step, StepStatus
-from caseapp.core.audit import AuditEvent
+from caseapp.core.audit import AuditEvent, deny_out_of_scope
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
 from caseapp.households.models import Household, Person, Relation
@@ -55,7 +54,7 @@ def visible_cases(user: User) -> Select:
 def get_visible_case_or_404(user: User, case_id: int) -> Case:
     case = db.session.scalar(visible_cases(user).where(Case.id == case_id))
     if case is None:
-        abort(404)
+        deny_out_of_scope("case", case_id)
     return case
 
 
@@ -247,7 +246,7 @@ def visible_interventions(user: User) -> Select:
 def get_visible_intervention_or_404(user: User, intervention_id: int) -> Intervention:
     intervention = db.session.scalar(visible_interventions(user).where(Intervention.id == intervention_id))
     if intervention is None:
-        abort(404)
+        deny_out_of_scope("intervention", intervention_id)
     return intervention
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import g, has_request_context, request
+from flask import abort, current_app, g, has_request_context, request
+from flask_login import current_user
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -101,6 +102,37 @@ def record_audit_event(
     )
     session.add(event)
     return event
+
+
+def deny_out_of_scope(object_type: str, object_id: int | None) -> NoReturn:
+    """Answer 404 for an object outside the user's scope, and log the denied access.
+
+    The log row is written after the request's own work is rolled back (see ``init_audit``), so a
+    denial is recorded even though the request fails, and nothing else the request did is kept.
+    """
+    if has_request_context():
+        g.setdefault("denied_access", []).append({"object_type": object_type, "object_id": object_id,
+                                                  "endpoint": request.endpoint, "method": request.method})
+    abort(404)
+
+
+def _write_deferred_denials(response):
+    denials = g.pop("denied_access", None)
+    if not denials:
+        return response
+    session = current_app.extensions["sqlalchemy"].session
+    user_id = getattr(current_user, "id", None) if current_user and current_user.is_authenticated else None
+    session.rollback()
+    for denial in denials:
+        record_access(session, user_id=user_id, kind=AccessKind.DENIED, object_type=denial["object_type"],
+                      object_id=denial["object_id"],
+                      detail={"endpoint": denial["endpoint"], "method": denial["method"], "reason": "out_of_scope"})
+    session.commit()
+    return response
+
+
+def init_audit(app) -> None:
+    app.after_request(_write_deferred_denials)
 
 
 def record_access(

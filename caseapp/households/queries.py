@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 
 from caseapp.agencies.models import AgencyKind, Region
 from caseapp.auth.models import Role, User
+from caseapp.core.audit import deny_out_of_scope
 from caseapp.extensions import db
 from caseapp.households.models import Household
 
@@ -58,5 +58,5 @@ def visible_households(user: User) -> Select:
 def get_visible_household_or_404(user: User, household_id: int) -> Household:
     household = db.session.scalar(visible_households(user).where(Household.id == household_id))
     if household is None:
-        abort(404)
+        deny_out_of_scope("household", household_id)
     return household
