@@ -103,7 +103,10 @@ class Config:
 
     MFA_REQUIRED_ROLES = ("admin", "supervisor")
 
-    MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 20 * 1024 * 1024   # a request larger than this is answered 413
+    MAX_UPLOAD_BYTES = 10 * 1024 * 1024     # one evidence file
+    UPLOAD_DIR = None                       # default: instance/uploads (outside static)
+    CASE_RETENTION_DAYS = 5 * 365           # closed cases are kept this long, then anonymised
 
     API_TITLE = "Sinergi API"
     API_VERSION = "v1"

@@ -11,6 +11,7 @@ from flask_login import current_user
 from caseapp.api.views import init_api
 from caseapp.auth.access import init_access
 from caseapp.auth.views import bp as auth_bp
+from caseapp.cases.attachment_views import bp as attachments_bp
 from caseapp.cases.queries import init_case_queries
 from caseapp.cli import register_cli
 from caseapp.core.audit import init_audit
@@ -76,6 +77,7 @@ def create_app(config: Config | str | None = None) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(attachments_bp)
     init_api(app)
     register_cli(app)
     return app

@@ -104,6 +104,7 @@ def redis_url():
 def app(database_url, redis_url):
     os.environ["TEST_DATABASE_URL"] = database_url
     application = create_app("testing")
+    application.config["UPLOAD_DIR"] = tempfile.mkdtemp(prefix="sinergi-uploads-")
     # No app context stays pushed: a request would reuse it, and with it ``g`` (CSRF token,
     # logged-in user) from the previous request. Tests that call code directly use ``ctx``.
     with application.app_context():

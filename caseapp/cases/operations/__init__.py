@@ -1,5 +1,6 @@
 """Every write to a case. Operations flush, never commit: the caller owns the transaction."""
 
+from caseapp.cases.operations.attachments import add_attachment
 from caseapp.cases.operations.interventions import (
     INTERVENTION_ACTIONS,
     act_on_intervention,
@@ -18,6 +19,7 @@ __all__ = [
     "GUARDS",
     "INTERVENTION_ACTIONS",
     "act_on_intervention",
+    "add_attachment",
     "allowed_intervention_actions",
     "create_referral",
     "next_case_number",
