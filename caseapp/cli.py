@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from caseapp.auth import operations as auth_ops
 from caseapp.auth.models import Role
+from caseapp.core.audit import verify_chain
 from caseapp.core.errors import ValidationFailed
 from caseapp.demo.loader import load_demo
 from caseapp.extensions import db
@@ -55,6 +56,22 @@ def demo_load_command(households: int):
     click.echo("Demo data: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
 
 
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("verify")
+def audit_verify_command():
+    """Recompute the audit hash chain; exit 1 at the first event changed or removed."""
+    report = verify_chain(db.session)
+    if report.ok:
+        click.echo(f"Audit trail intact: {report.checked} events checked.")
+        return
+    click.echo(f"AUDIT TRAIL BROKEN at event {report.first_bad_id} after {report.checked} good events: "
+               f"{report.problem}.", err=True)
+    raise SystemExit(1)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(audit_cli)
