@@ -12,7 +12,9 @@ from caseapp.api.views import init_api
 from caseapp.auth.access import init_access
 from caseapp.auth.views import bp as auth_bp
 from caseapp.cases.attachment_views import bp as attachments_bp
+from caseapp.cases.intervention_views import bp as interventions_bp
 from caseapp.cases.queries import init_case_queries
+from caseapp.cases.views import bp as cases_bp
 from caseapp.cli import register_cli
 from caseapp.core.audit import init_audit
 from caseapp.core.crypto import Keyring
@@ -23,6 +25,7 @@ from caseapp.core.jobs import init_jobs
 from caseapp.extensions import babel, csrf, db, init_celery, limiter, login_manager, migrate
 from caseapp.home.ui import init_ui
 from caseapp.home.views import bp as home_bp
+from caseapp.households.views import bp as households_bp
 from caseapp.models import Base
 from caseapp.notifications.operations import init_notifications
 from config import INSTANCE_DIR, Config, load_config
@@ -77,7 +80,10 @@ def create_app(config: Config | str | None = None) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(interventions_bp)
     app.register_blueprint(attachments_bp)
+    app.register_blueprint(households_bp)
     init_api(app)
     register_cli(app)
     return app

@@ -6,45 +6,17 @@ about one case already in scope. Policies return booleans; an exception inside o
 
 from __future__ import annotations
 
-from caseapp.agencies.models import AgencyKind
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import Case, Intervention, InterventionStatus, Stage
 from caseapp.cases.workflow import Transition, candidate_actions
-from caseapp.households.models import Section
 
-ALL_SECTIONS = frozenset(Section)
-
-# DESIGN.md §1: each agency kind reads only the sections its work needs. The housing team never
-# sees health notes; the health team never sees income or bank data.
-SECTIONS_BY_AGENCY_KIND: dict[AgencyKind, frozenset[Section]] = {
-    AgencyKind.SOCIAL: ALL_SECTIONS,
-    AgencyKind.HEALTH: frozenset({Section.GENERAL, Section.HEALTH, Section.DISABILITY}),
-    AgencyKind.HOUSING: frozenset({Section.GENERAL, Section.HOUSING}),
-    AgencyKind.EDUCATION: frozenset({Section.GENERAL, Section.CHILDREN}),
-    AgencyKind.ECONOMY: frozenset({Section.GENERAL, Section.FINANCE}),
-    AgencyKind.CIVIL_REGISTRY: frozenset({Section.GENERAL}),
-    AgencyKind.KELURAHAN: frozenset({Section.GENERAL}),
-    AgencyKind.PLANNING: frozenset(),
-}
-
-
-def visible_sections(user: User) -> frozenset[Section]:
-    """The data sections *user* may read on a case in scope."""
-    role = Role(user.role)
-    if role in (Role.ADMIN, Role.SUPERVISOR, Role.SOCIAL_WORKER):
-        return ALL_SECTIONS
-    if role == Role.AGENCY_OFFICER and user.agency is not None:
-        return SECTIONS_BY_AGENCY_KIND.get(AgencyKind(user.agency.kind), frozenset())
-    return frozenset()
-
-
-def can_read_section(user: User, section: Section | str) -> bool:
-    return Section(section) in visible_sections(user)
-
-
-def can_reveal_identity(user: User) -> bool:
-    """Full NIK/KK for the roles whose work needs it (every reveal is logged)."""
-    return Role(user.role) in (Role.ADMIN, Role.SUPERVISOR, Role.SOCIAL_WORKER)
+# The section rules live one layer down, with the household data they classify (one source); the
+# names stay importable from here.
+from caseapp.households.policy import ALL_SECTIONS as ALL_SECTIONS
+from caseapp.households.policy import SECTIONS_BY_AGENCY_KIND as SECTIONS_BY_AGENCY_KIND
+from caseapp.households.policy import can_read_section as can_read_section
+from caseapp.households.policy import can_reveal_identity as can_reveal_identity
+from caseapp.households.policy import visible_sections as visible_sections
 
 
 def role_may_take(transition: Transition, user: User, case: Case) -> bool:
