@@ -54,7 +54,8 @@ def nav_items() -> list[NavItem]:
 
 
 def _chrome() -> dict:
-    language_form = LanguageForm(formdata=None, locale=_current_locale(), next=request.full_path)
+    # Only the path: a query string could carry something typed into a filter box.
+    language_form = LanguageForm(formdata=None, locale=_current_locale(), next=request.path)
     return {
         "nav_items": nav_items(),
         "logout_form": LogoutForm(formdata=None),
