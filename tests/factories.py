@@ -15,7 +15,13 @@ from caseapp.extensions import db
 from caseapp.households.identity import build_kk, build_nik
 from caseapp.households.models import Household, Person, Relation, Sex
 
-_serials = itertools.count(9001)
+_counter = itertools.count()
+
+
+def _serial() -> int:
+    """Serials 1..9999, wrapping: rows of one test are unique; every test's rows are rolled back."""
+    return 1 + next(_counter) % 9999
+
 
 
 class Base(SQLAlchemyModelFactory):
@@ -53,7 +59,7 @@ class HouseholdFactory(Base):
     @factory.post_generation
     def kk(obj, create, extracted, **kwargs):
         kecamatan = _kecamatan(obj.kelurahan_code).split(".")[2]
-        number = extracted or build_kk("35", "71", kecamatan, date(2020, 1, 15), next(_serials))
+        number = extracted or build_kk("35", "71", kecamatan, date(2020, 1, 15), _serial())
         sealed = seal_number(number, "kk")
         obj.kk_ciphertext, obj.kk_hash, obj.kk_masked = sealed.ciphertext, sealed.blind_index, sealed.masked
 
@@ -71,7 +77,7 @@ class PersonFactory(Base):
     @factory.post_generation
     def nik(obj, create, extracted, **kwargs):
         kecamatan = _kecamatan(obj.household.kelurahan_code).split(".")[2]
-        number = extracted or build_nik("35", "71", kecamatan, obj.birth_date, obj.sex.value, next(_serials))
+        number = extracted or build_nik("35", "71", kecamatan, obj.birth_date, obj.sex.value, _serial())
         sealed = seal_number(number, "nik")
         obj.nik_ciphertext, obj.nik_hash, obj.nik_masked = sealed.ciphertext, sealed.blind_index, sealed.masked
 
