@@ -28,6 +28,8 @@ from caseapp.home.views import bp as home_bp
 from caseapp.households.views import bp as households_bp
 from caseapp.models import Base
 from caseapp.notifications.operations import init_notifications
+from caseapp.reports.cli import reports_cli
+from caseapp.reports.views import bp as reports_bp
 from config import INSTANCE_DIR, Config, load_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -84,6 +86,8 @@ def create_app(config: Config | str | None = None) -> Flask:
     app.register_blueprint(interventions_bp)
     app.register_blueprint(attachments_bp)
     app.register_blueprint(households_bp)
+    app.register_blueprint(reports_bp)
     init_api(app)
     register_cli(app)
+    app.cli.add_command(reports_cli)
     return app

@@ -1,0 +1,1 @@
+"""TKPK dashboard, quarterly performance reports and their frozen snapshots (issue #6)."""
