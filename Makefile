@@ -8,12 +8,13 @@ PORT ?= 5000
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint worker beat install translations clean help
+.PHONY: run test lint worker beat bench install translations clean help
 
 help:
 	@echo "make run    - install, migrate, load demo data (first start) and serve http://127.0.0.1:$(PORT)"
 	@echo "make test   - install test tools and run lint + the test suite (SQLite; PostgreSQL/Redis when TEST_* set)"
 	@echo "make worker - Celery worker (needs REDIS_URL)      make beat - Celery beat (one per deployment)"
+	@echo "make bench  - notification throughput through Celery + Redis vs a no-op task (needs PostgreSQL, redis-server)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,11 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A workers.celery_app beat --loglevel INFO
+
+# Not part of `make test`: starts its own redis-server, SMTP server and worker; needs PostgreSQL
+# (BENCH_POSTGRES_URL, default the local server). Writes bench/results-notifications.json.
+bench: $(TEST_STAMP) translations
+	$(BIN)/python bench/notifications.py
 
 clean:
 	rm -rf $(VENV) instance/sinergi.db instance/.demo-loaded *.egg-info

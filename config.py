@@ -61,6 +61,14 @@ def celery_settings(broker_url: str | None) -> dict:
         "task_routes": {"notifications.*": {"queue": "notifications"}},
         "timezone": "Asia/Jakarta",
         "enable_utc": True,
+        # Notifications (issue #4): a stopped or hung Redis must not hold a user's request for long:
+        # give up publishing quickly, the outbox relay publishes the rows later.
+        "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
+                                      "interval_max": 0.5},
+        "broker_connection_timeout": 3,
+        # On a warm shutdown, let the running task finish (its rows are claimed) before giving up.
+        "worker_soft_shutdown_timeout": 10,
+        **celery_env_overrides(),
     }
 
 
@@ -136,6 +144,7 @@ class Config:
         self.SMS_WEBHOOK_URL = _env("SMS_WEBHOOK_URL")
         self.SMS_WEBHOOK_SECRET = _env("SMS_WEBHOOK_SECRET")
         self.PORT = int(_env("PORT", "5000") or 5000)
+        notification_settings(self)
 
     @property
     def CELERY(self) -> dict:
@@ -216,3 +225,60 @@ def load_config(name: str | None = None) -> Config:
         return CONFIGS[name]()
     except KeyError:
         raise ConfigError(f"SINERGI_ENV must be one of {', '.join(CONFIGS)}; got {name!r}.") from None
+
+
+def celery_env_overrides() -> dict:
+    """Operators and the crash tests shorten the broker's clocks through the environment.
+
+    ``CELERY_TASK_TIME_LIMIT`` (hard; the soft limit is 80 % of it), ``CELERY_VISIBILITY_TIMEOUT``
+    (must stay longer than the time limit) and ``CELERY_RESTORE_INTERVAL`` (seconds between kombu's
+    sweeps that give unacknowledged messages of a dead worker back to the queue).
+    """
+    settings: dict = {}
+    time_limit = _env("CELERY_TASK_TIME_LIMIT")
+    if time_limit:
+        settings["task_time_limit"] = int(time_limit)
+        settings["task_soft_time_limit"] = max(1, int(int(time_limit) * 0.8))
+    transport = {"visibility_timeout": 3600, "socket_timeout": 5, "socket_connect_timeout": 5}
+    visibility = _env("CELERY_VISIBILITY_TIMEOUT")
+    if visibility:
+        transport["visibility_timeout"] = int(visibility)
+    restore = _env("CELERY_RESTORE_INTERVAL")
+    if restore:
+        transport["unacked_restore_interval"] = int(restore)
+        transport["unacked_restore_throttle"] = 1
+    if visibility or restore:
+        settings["broker_transport_options"] = transport
+    return settings
+
+
+def notification_settings(config: Config) -> None:
+    """Notification keys (issue #4), read from the environment; see docs/notifications.md."""
+    time_limit = int(_env("CELERY_TASK_TIME_LIMIT", "300") or 300)
+    # Absolute links in e-mails and SMS (the web app's public address).
+    config.PUBLIC_BASE_URL = (_env("PUBLIC_BASE_URL", f"http://127.0.0.1:{config.PORT}") or "").rstrip("/")
+    config.SMTP_STARTTLS = (_env("SMTP_STARTTLS", "") or "").lower() in ("1", "true", "yes")
+    config.SMTP_TIMEOUT = float(_env("SMTP_TIMEOUT", "10") or 10)
+    config.SMS_WEBHOOK_TIMEOUT = float(_env("SMS_WEBHOOK_TIMEOUT", "10") or 10)
+    # Attempts per e-mail/webhook delivery before it is marked failed (shown on /admin/deliveries).
+    config.NOTIFY_MAX_ATTEMPTS = int(_env("NOTIFY_MAX_ATTEMPTS", "8") or 8)
+    # Exponential backoff with jitter: base * 2**(attempt-1), capped, in seconds.
+    config.NOTIFY_BACKOFF_BASE = float(_env("NOTIFY_BACKOFF_BASE", "30") or 30)
+    config.NOTIFY_BACKOFF_MAX = float(_env("NOTIFY_BACKOFF_MAX", "3600") or 3600)
+    # The relay re-publishes rows still pending this many seconds after they were written.
+    config.NOTIFY_RELAY_AFTER = float(_env("NOTIFY_RELAY_AFTER", "60") or 60)
+    config.NOTIFY_RELAY_INTERVAL = float(_env("NOTIFY_RELAY_INTERVAL", "30") or 30)
+    config.NOTIFY_RELAY_LIMIT = int(_env("NOTIFY_RELAY_LIMIT", "5000") or 5000)
+    config.NOTIFY_SLA_SCAN_INTERVAL = float(_env("NOTIFY_SLA_SCAN_INTERVAL", "900") or 900)
+    config.NOTIFY_DIGEST_HOUR = int(_env("NOTIFY_DIGEST_HOUR", "7") or 7)
+    # Rows per delivery task (in-app rows are marked in one statement; e-mails share one SMTP session).
+    config.NOTIFY_BATCH_SIZE = int(_env("NOTIFY_BATCH_SIZE", "100") or 100)
+    # A claim older than this is presumed dead (the worker was killed); longer than the task time limit.
+    config.NOTIFY_CLAIM_LEASE = float(_env("NOTIFY_CLAIM_LEASE", str(time_limit + 60)) or time_limit + 60)
+    # A task message redelivered more often than this is dropped (poison message), with an error logged.
+    config.NOTIFY_MAX_REDELIVERIES = int(_env("NOTIFY_MAX_REDELIVERIES", "5") or 5)
+    # Embedded mode (no REDIS_URL): run the relay, the SLA scan and the digest in-process after
+    # commits that write notifications, at most once per interval (no beat there). Off in tests.
+    config.NOTIFY_EMBEDDED_HOUSEKEEPING = (
+        (_env("NOTIFY_EMBEDDED_HOUSEKEEPING", "1") or "1").lower() in ("1", "true", "yes") and not config.TESTING
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
+from caseapp.admin.views import bp as admin_bp
 from caseapp.api.views import init_api
 from caseapp.auth.access import init_access
 from caseapp.auth.views import bp as auth_bp
@@ -27,7 +28,8 @@ from caseapp.home.ui import init_ui
 from caseapp.home.views import bp as home_bp
 from caseapp.households.views import bp as households_bp
 from caseapp.models import Base
-from caseapp.notifications.operations import init_notifications
+from caseapp.notifications.views import bp as notifications_bp
+from caseapp.notifications.wiring import init_notifications
 from caseapp.reports.cli import reports_cli
 from caseapp.reports.views import bp as reports_bp
 from config import INSTANCE_DIR, Config, load_config
@@ -77,7 +79,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     init_audit(app)
     init_access(app)
     init_ui(app)
-    init_notifications()
+    init_notifications(app)
     init_case_queries()
 
     app.register_blueprint(auth_bp)
@@ -87,6 +89,8 @@ def create_app(config: Config | str | None = None) -> Flask:
     app.register_blueprint(attachments_bp)
     app.register_blueprint(households_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(admin_bp)
     init_api(app)
     register_cli(app)
     app.cli.add_command(reports_cli)

@@ -6,7 +6,8 @@ from caseapp.cases.models import Attachment, Case, CaseNumberCounter, Interventi
 from caseapp.core.audit import AccessLog, AuditEvent
 from caseapp.core.models import Base
 from caseapp.households.models import DesilRecord, Household, HouseholdKK, HousingSurvey, ImportJob, Person
-from caseapp.notifications.models import Notification
+from caseapp.notifications.models import Notification, NotificationDelivery, NotificationPreference
+from caseapp.reports.models import PovertyLine, ReportSnapshot
 
 __all__ = [
     "AccessLog",
@@ -25,10 +26,14 @@ __all__ = [
     "Intervention",
     "Note",
     "Notification",
+    "NotificationDelivery",
+    "NotificationPreference",
     "Person",
+    "PovertyLine",
     "Programme",
     "ReferralSource",
     "Region",
+    "ReportSnapshot",
     "SlaSetting",
     "Step",
     "User",

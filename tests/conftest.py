@@ -94,7 +94,11 @@ def redis_url():
     url = os.environ.get("TEST_REDIS_URL")
     if url:
         try:
-            redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+            client = redis.Redis.from_url(url, socket_connect_timeout=3)
+            client.ping()
+            # The run's own database number: start empty, so queued messages of earlier runs don't pile up.
+            client.flushdb()
+            client.close()
         except redis.RedisError as exc:
             pytest.fail(f"TEST_REDIS_URL={url} is set but Redis is unreachable: {exc}", pytrace=False)
     return url

@@ -11,3 +11,8 @@ from caseapp.core.health import database_summary
 def check_database() -> dict:
     """Report what the worker sees in the database (used by ops checks and the worker test)."""
     return database_summary()
+
+
+@shared_task(name="core.do_nothing")
+def do_nothing() -> None:
+    """A bare task: the yardstick `make bench` compares notification throughput with."""

@@ -31,7 +31,9 @@ def enqueue_after_commit(session: Session, task_name: str, *args: object) -> Non
 
 def dispatch(app: Flask, task_name: str, args: tuple) -> None:
     if app.config.get("REDIS_URL"):
-        app.extensions["celery"].send_task(task_name, args=list(args))
+        # ignore_result: otherwise Celery first subscribes to the result backend, and against a
+        # stopped Redis that retries for ~20 s inside the user's request.
+        app.extensions["celery"].send_task(task_name, args=list(args), ignore_result=True)
         return
     handler = app.extensions.get("sinergi_local_jobs", {}).get(task_name)
     if handler is None:

@@ -1,0 +1,1 @@
+"""Administration screens (top layer): the admin landing page and its tools."""
