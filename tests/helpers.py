@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import contextmanager
 
 import pyotp
+from sqlalchemy import event
+
+from caseapp.extensions import db
 
 DEMO_PASSWORD = "sinergi-demo-2025"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"
@@ -33,3 +37,20 @@ def login(client, email: str, password: str = DEMO_PASSWORD):
         page = client.get("/login/totp")
         response = client.post("/login/totp", data={"code": totp_code(), "csrf_token": csrf_token(page.text)})
     return response
+
+
+@contextmanager
+def counting(app):
+    """Collect the SQL statements the app's engine runs inside the block (for query-count tests)."""
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from caseapp.auth.models import User
 from caseapp.cases import operations as ops
 from caseapp.extensions import db
 from tests.api.test_cases_api import ApiUser
 from tests.factories import HouseholdFactory, PersonFactory
-
-
-@contextmanager
-def counting(app):
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+from tests.helpers import counting
 
 
 def test_case_list_query_count_does_not_grow_with_page_size(app, client):

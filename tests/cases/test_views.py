@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from caseapp.auth.models import User
 from caseapp.cases import operations as ops
@@ -15,7 +14,7 @@ from caseapp.core.audit import AuditEvent
 from caseapp.extensions import db
 from tests.cases.test_journey_html import Browser, family, find_form, forms_in
 from tests.cases.test_journey_html import fresh_login_limits as fresh_login_limits  # autouse fixture
-from tests.helpers import csrf_token
+from tests.helpers import counting, csrf_token
 
 HEAD_NIK = "3571011705800001"
 STALE_MESSAGE = "Kasus ini baru saja diubah orang lain — muat ulang"
@@ -319,22 +318,6 @@ def test_plan_errors_come_back_on_the_plan(app, worker):
     assert "perorangan" in response.text
     assert re.search(r'<option selected value="PELATIHAN_KERJA">', response.text)   # what was typed is kept
     assert state_of(app, case_id) == ("intervention", "planning")
-
-
-@contextmanager
-def counting(app):
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_caseload_query_count_does_not_grow_with_page_size(app, supervisor):
