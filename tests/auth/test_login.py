@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import csrf_token, login
@@ -53,3 +55,16 @@ def test_logout_ends_the_session_and_an_old_cookie_is_refused(client):
     assert client.post("/logout", data={"csrf_token": csrf_token(page.text)}).status_code == 302
     client.set_cookie("sinergi_session", old_cookie)
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("email", ["supervisor@sinergi.test", "worker@sinergi.test", "dokter@sinergi.test",
+                                   "viewer@sinergi.test"])
+def test_every_link_on_the_home_page_opens(client, email):
+    login(client, email)
+    home = client.get("/")
+    links = set(re.findall(r'href="(/[^"]*)"', home.text)) - {"/"}
+    assert links
+    for link in links:
+        if link.startswith("/static/"):
+            continue
+        assert client.get(link.replace("&amp;", "&")).status_code == 200, link
