@@ -144,6 +144,10 @@ class Config:
         self.SMS_WEBHOOK_URL = _env("SMS_WEBHOOK_URL")
         self.SMS_WEBHOOK_SECRET = _env("SMS_WEBHOOK_SECRET")
         self.PORT = int(_env("PORT", "5000") or 5000)
+        # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (404 when unset).
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
+        # /readyz fails when the oldest due outbox row has waited longer than this (seconds).
+        self.READYZ_OUTBOX_MAX_AGE = float(_env("READYZ_OUTBOX_MAX_AGE", "600") or 600)
         notification_settings(self)
 
     @property
@@ -182,6 +186,8 @@ class TestConfig(Config):
         self.RATELIMIT_STORAGE_URI = "memory://"
         self.DEMO_PASSWORD = "sinergi-demo-2025"  # noqa: S105
         self.DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"  # noqa: S105
+        self.METRICS_TOKEN = None
+        self.READYZ_OUTBOX_MAX_AGE = 600.0
     # Cheap hashing only here: the real parameters would make the suite crawl.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024

@@ -30,6 +30,7 @@ from caseapp.households.views import bp as households_bp
 from caseapp.models import Base
 from caseapp.notifications.views import bp as notifications_bp
 from caseapp.notifications.wiring import init_notifications
+from caseapp.ops import init_ops
 from caseapp.reports.cli import reports_cli
 from caseapp.reports.views import bp as reports_bp
 from config import INSTANCE_DIR, Config, load_config
@@ -92,6 +93,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(admin_bp)
     init_api(app)
+    init_ops(app)
     register_cli(app)
     app.cli.add_command(reports_cli)
     return app

@@ -112,6 +112,10 @@ MATRIX: dict[str, tuple[str, str, dict[str, str]]] = {
     "api_households.search_households": ("POST", "/api/v1/households/search", NO_VIEWER),
     "api_households.reveal_number": ("POST", "/api/v1/households/{H}/reveal", HOUSEHOLD_EDIT),
     "api_reports.summary": ("GET", "/api/v1/reports/summary", REPORTS),
+    # Operations (issue #9): probes are open; /metrics answers 404 while METRICS_TOKEN is unset.
+    "ops.healthz": ("GET", "/healthz", PUBLIC),
+    "ops.readyz": ("GET", "/readyz", PUBLIC),
+    "ops.metrics": ("GET", "/metrics", dict.fromkeys(USERS, "404")),
 }
 
 BODIES = {  # what a form or JSON body carries, beyond the CSRF token

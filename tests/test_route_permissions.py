@@ -14,6 +14,7 @@ from tests.helpers import login
 EXPECTED_PUBLIC = {
     "auth.login", "auth.login_totp", "auth.enrol_totp", "auth.set_language",
     "api_auth.issue_token", "api-docs.openapi_json",
+    "ops.healthz", "ops.readyz", "ops.metrics",  # probes; /metrics checks its own bearer token
 }
 
 
