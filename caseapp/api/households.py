@@ -28,8 +28,13 @@ from caseapp.extensions import db
 from caseapp.households import operations as ops
 from caseapp.households.models import Household, Person, Section
 from caseapp.households.policy import visible_person_fields, visible_sections
-from caseapp.households.queries import get_visible_household_or_404, visible_households
-from caseapp.households.views import age_on, count_households, filtered_households
+from caseapp.households.queries import (
+    count_households,
+    filtered_households,
+    get_visible_household_or_404,
+    visible_households,
+)
+from caseapp.households.views import age_on
 
 bp = Blueprint(
     "api_households", __name__, url_prefix="/api/v1",

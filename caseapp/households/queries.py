@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, true
 
 from caseapp.agencies.models import AgencyKind, Region
 from caseapp.auth.models import Role, User
 from caseapp.core.audit import deny_out_of_scope
 from caseapp.extensions import db
-from caseapp.households.models import Household
+from caseapp.households.models import Household, Person
 
 CaseLink = Callable[[User], Select]
 _case_links: list[CaseLink] = []
@@ -60,3 +60,24 @@ def get_visible_household_or_404(user: User, household_id: int) -> Household:
     if household is None:
         deny_out_of_scope("household", household_id)
     return household
+
+
+def filtered_households(user: User, *, kelurahan: str | None = None, desil: int | None = None,
+                        q: str | None = None) -> Select:
+    """``visible_households(user)`` narrowed by kelurahan, desil and a member's name (case-insensitive)."""
+    stmt = visible_households(user)
+    if kelurahan:
+        stmt = stmt.where(Household.kelurahan_code == kelurahan)
+    if desil is not None:
+        stmt = stmt.where(Household.desil == desil)
+    if q:
+        stmt = stmt.where(exists().where(
+            Person.household_id == Household.id, Person.active.is_(True), Person.name.icontains(q, autoescape=True)
+        ))
+    return stmt
+
+
+def count_households(stmt: Select) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(stmt.with_only_columns(Household.id).order_by(None).subquery())
+    ) or 0

@@ -15,7 +15,7 @@ from datetime import date
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 from wtforms.fields.choices import SelectChoice
 
@@ -46,7 +46,12 @@ from caseapp.households.policy import (
     visible_person_fields,
     visible_sections,
 )
-from caseapp.households.queries import get_visible_household_or_404, visible_households
+from caseapp.households.queries import (
+    count_households,
+    filtered_households,
+    get_visible_household_or_404,
+    visible_households,
+)
 
 bp = Blueprint("households", __name__, url_prefix="/households", template_folder="templates")
 
@@ -56,27 +61,6 @@ _DIGIT_RUN = re.compile(r"\d[\d\s.\-]{5,}\d")
 
 
 # --- reads shared with the API ---------------------------------------------------------------
-
-def filtered_households(user: User, *, kelurahan: str | None = None, desil: int | None = None,
-                        q: str | None = None) -> Select:
-    """``visible_households(user)`` narrowed by kelurahan, desil and a member's name (case-insensitive)."""
-    stmt = visible_households(user)
-    if kelurahan:
-        stmt = stmt.where(Household.kelurahan_code == kelurahan)
-    if desil is not None:
-        stmt = stmt.where(Household.desil == desil)
-    if q:
-        stmt = stmt.where(exists().where(
-            Person.household_id == Household.id, Person.active.is_(True), Person.name.icontains(q, autoescape=True)
-        ))
-    return stmt
-
-
-def count_households(stmt: Select) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(stmt.with_only_columns(Household.id).order_by(None).subquery())
-    ) or 0
-
 
 def number_looks_like_identity(text: str | None) -> bool:
     return bool(text and _DIGIT_RUN.search(text))
