@@ -42,6 +42,7 @@ run: install
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check caseapp workers tests config.py wsgi.py
 	$(BIN)/lint-imports
+	$(BIN)/bandit -q -r caseapp workers config.py wsgi.py --severity-level medium
 
 test: $(TEST_STAMP) translations lint
 	@echo "== test suite on SQLite =="
