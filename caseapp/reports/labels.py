@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+# One vocabulary across the product: an intervention's status and the lookup helper are the case
+# screens' own, so the report never names a status differently from the case page.
+from caseapp.cases.labels import INTERVENTION_STATUSES, label
+
+__all__ = ["INTERVENTION_STATUSES", "STAGES", "STEPS", "STRATEGIES", "TAGS", "label"]
+
 STAGES = {
     "referral": _l("Rujukan"),
     "verification": _l("Verifikasi"),
@@ -35,15 +41,3 @@ TAGS = {
     "indirect": _l("Tidak langsung"),
     "supporting": _l("Pendukung"),
 }
-
-INTERVENTION_STATUSES = {
-    "pending": _l("dalam antrean"),
-    "claimed": _l("diambil petugas"),
-    "in_progress": _l("sedang dikerjakan"),
-    "delivered": _l("diserahkan"),
-    "cancelled": _l("dibatalkan"),
-}
-
-
-def label(table: dict, code: str | None) -> str:
-    return str(table.get(code, code or "–"))
