@@ -91,6 +91,8 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     API_TOKEN_LIFETIME = timedelta(hours=12)
+    # Changing one's e-mail or second factor needs the password re-entered this recently (ASVS 7.5.1).
+    REAUTH_WINDOW = timedelta(minutes=5)
 
     WTF_CSRF_TIME_LIMIT = 12 * 3600
 

@@ -53,6 +53,9 @@ MATRIX: dict[str, tuple[str, str, dict[str, str]]] = {
     "auth.set_language": ("POST", "/language", PUBLIC),
     "auth.account": ("GET", "/account", ALL),
     "auth.logout": ("POST", "/logout", ALL),
+    "auth.confirm_identity": ("GET", "/account/confirm", ALL),
+    "auth.change_email": ("GET", "/account/email", ALL),   # 302 to /account/confirm until confirmed
+    "auth.change_totp": ("GET", "/account/totp", ALL),
     "cases.index": ("GET", "/cases/", NO_VIEWER),
     "cases.search_identity": ("POST", "/cases/search", NO_VIEWER),
     "cases.my_work": ("GET", "/cases/my-work", row("403", worker="ok", worker2="ok", admin="ok")),

@@ -54,3 +54,20 @@ class LanguageForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField(_l("Keluar"))
+
+
+class ReauthForm(FlaskForm):
+    """Re-enter the password (and the second factor when enrolled) before a sensitive change."""
+
+    password = PasswordField(_l("Kata sandi"), validators=[DataRequired(_l("Isi kata sandi.")), Length(max=1024)])
+    code = StringField(
+        _l("Kode 6 angka dari aplikasi autentikator"),
+        validators=[Regexp(r"^\s*(\d{3}\s?\d{3})?\s*$", message=_l("Kode terdiri dari 6 angka."))],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
+    )
+    submit = SubmitField(_l("Konfirmasi"))
+
+
+class ChangeEmailForm(FlaskForm):
+    email = EmailField(_l("E-mail baru"), validators=[DataRequired(_l("Isi alamat e-mail.")), Length(max=254)])
+    submit = SubmitField(_l("Ganti e-mail"))

@@ -276,3 +276,52 @@ def user_for_api_token(session: Session, token: str) -> User | None:
     if not user.active or user.session_version != row.session_version:
         return None
     return user
+
+
+# --- Sensitive re-authentication (SECURITY.md 7.5.1): e-mail and second-factor changes ---------
+
+
+def confirm_identity(session: Session, user: User, password: str, code: str | None) -> bool:
+    """Check the password, and the TOTP code when *user* has one, before a sensitive change.
+
+    A failure counts towards the account lockout like a failed login (it is a password guess).
+    """
+    if is_locked(user):
+        return False
+    if not passwords.verify_password(user.password_hash, password):
+        _record_failure(session, user, user.email, "reauth_password")
+        return False
+    if user.has_totp and not verify_totp(session, user, code or ""):
+        return False
+    record_access(session, user_id=user.id, kind=AccessKind.LOGIN, object_type="user", object_id=user.id,
+                  detail={"reauth": True})
+    return True
+
+
+def change_own_email(session: Session, user: User, new_email: str) -> None:
+    """Change *user*'s e-mail (the caller has checked a fresh re-authentication)."""
+    email = normalise_email(new_email)
+    errors: list[str] = []
+    if "@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 254:
+        errors.append(_("Alamat e-mail tidak valid. Tulis seperti nama@contoh.go.id."))
+    elif email == user.email:
+        errors.append(_("Ini sudah alamat e-mail Anda sekarang."))
+    elif session.scalar(select(User.id).where(User.email == email)) is not None:
+        errors.append(_("E-mail ini sudah dipakai pengguna lain."))
+    if errors:
+        raise ValidationFailed({"email": errors})
+    before = user.email
+    user.email = email
+    record_audit_event(session, actor_id=user.id, action="change_email", object_type="user", object_id=user.id,
+                       before={"email": before}, after={"email": email})
+
+
+def replace_own_totp(session: Session, user: User, secret: str, code: str) -> bool:
+    """Enrol or replace *user*'s second factor once *code* proves the app holds *secret*."""
+    had_totp = user.has_totp
+    if not confirm_totp_enrolment(session, user, secret, code):
+        return False
+    if had_totp:
+        record_audit_event(session, actor_id=user.id, action="replace_totp", object_type="user",
+                           object_id=user.id)
+    return True

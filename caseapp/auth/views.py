@@ -7,12 +7,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from caseapp.auth import operations as ops
+from caseapp.auth import reauth
 from caseapp.auth.access import start_session
 from caseapp.auth.forms import (
+    ChangeEmailForm,
     ChangePasswordForm,
     LanguageForm,
     LoginForm,
     LogoutForm,
+    ReauthForm,
     TotpEnrolForm,
     TotpForm,
 )
@@ -177,3 +180,69 @@ def account():
                 flash(_("Kata sandi diganti. Semua sesi Anda sudah diakhiri; silakan masuk lagi."), "success")
                 return redirect(url_for("auth.login"))
     return render_template("auth/account.html", form=form)
+
+
+# --- Sensitive changes: fresh re-authentication first (auth/reauth.py) -------------------------
+
+
+def _ask_to_confirm():
+    return redirect(url_for("auth.confirm_identity", next=request.path))
+
+
+@bp.route("/account/confirm", methods=["GET", "POST"])
+@requires(Permission.PROFILE)
+@limiter.limit(login_rate_limit, methods=["POST"])
+def confirm_identity():
+    form = ReauthForm()
+    status = 200
+    if form.validate_on_submit():
+        if current_user.has_totp and not (form.code.data or "").strip():
+            form.code.errors.append(_("Isi kode 6 angka dari aplikasi autentikator."))
+        elif ops.confirm_identity(db.session, current_user, form.password.data, form.code.data):
+            db.session.commit()
+            reauth.mark_fresh()
+            return redirect(safe_next(request.args.get("next")))
+        else:
+            db.session.commit()
+            status = 429 if ops.is_locked(current_user) else 200
+            flash(_("Kata sandi atau kode salah. Akun dikunci sementara setelah terlalu banyak percobaan."),
+                  "danger")
+    minutes = int(current_app.config["REAUTH_WINDOW"].total_seconds() // 60)
+    return render_template("auth/confirm.html", form=form, minutes=minutes), status
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+@requires(Permission.PROFILE)
+def change_email():
+    if not reauth.is_fresh():
+        return _ask_to_confirm()
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            ops.change_own_email(db.session, current_user, form.email.data)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form.email.errors.extend(exc.fields.get("email", []))
+        else:
+            db.session.commit()
+            flash(_("Alamat e-mail diganti. Pakai alamat baru saat masuk berikutnya."), "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/change_email.html", form=form)
+
+
+@bp.route("/account/totp", methods=["GET", "POST"])
+@requires(Permission.PROFILE)
+def change_totp():
+    if not reauth.is_fresh():
+        return _ask_to_confirm()
+    form = TotpEnrolForm()
+    if request.method == "GET" or not form.secret.data:
+        form.secret.data = ops.new_totp_secret()
+    if form.validate_on_submit():
+        if ops.replace_own_totp(db.session, current_user, form.secret.data, form.code.data):
+            db.session.commit()
+            flash(_("Verifikasi dua langkah aktif dengan aplikasi autentikator yang baru."), "success")
+            return redirect(url_for("auth.account"))
+        flash(_("Kode tidak cocok. Pastikan jam di ponsel benar lalu coba lagi."), "danger")
+    return render_template("auth/change_totp.html", form=form, secret=form.secret.data,
+                           uri=ops.totp_uri(current_user, form.secret.data))
