@@ -14,6 +14,7 @@ from caseapp.auth.access import init_access
 from caseapp.auth.views import bp as auth_bp
 from caseapp.cases.attachment_views import bp as attachments_bp
 from caseapp.cases.intervention_views import bp as interventions_bp
+from caseapp.cases.pdp import init_case_pdp
 from caseapp.cases.queries import init_case_queries
 from caseapp.cases.views import bp as cases_bp
 from caseapp.cli import register_cli
@@ -26,6 +27,7 @@ from caseapp.core.jobs import init_jobs
 from caseapp.extensions import babel, csrf, db, init_celery, limiter, login_manager, migrate
 from caseapp.home.ui import init_ui
 from caseapp.home.views import bp as home_bp
+from caseapp.households.pdp import bp as pdp_bp
 from caseapp.households.views import bp as households_bp
 from caseapp.models import Base
 from caseapp.notifications.views import bp as notifications_bp
@@ -82,6 +84,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     init_ui(app)
     init_notifications(app)
     init_case_queries()
+    init_case_pdp()
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)
@@ -89,6 +92,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     app.register_blueprint(interventions_bp)
     app.register_blueprint(attachments_bp)
     app.register_blueprint(households_bp)
+    app.register_blueprint(pdp_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(admin_bp)

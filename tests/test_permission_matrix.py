@@ -78,6 +78,9 @@ MATRIX: dict[str, tuple[str, str, dict[str, str]]] = {
     "households.edit_address": ("POST", "/households/{H}/address", HOUSEHOLD_EDIT),
     "households.change_kk": ("POST", "/households/{H}/kk", HOUSEHOLD_EDIT),
     "households.add_member": ("GET", "/households/{H}/members/new", HOUSEHOLD_EDIT),
+    # UU PDP access request: supervisors (their kecamatan) and admins; out of scope is tested in tests/privacy.
+    "pdp.request_export": ("GET", "/pdp/persons/{P}", row("403", supervisor="ok", admin="ok")),
+    "pdp.export": ("POST", "/pdp/persons/{P}", row("403", supervisor="ok", admin="ok")),
     "notifications.index": ("GET", "/notifications/", ALL),
     "notifications.preferences": ("GET", "/notifications/preferences", ALL),
     "notifications.read_all": ("POST", "/notifications/read-all", ALL),
@@ -128,6 +131,7 @@ BODIES = {  # what a form or JSON body carries, beyond the CSRF token
     # The HTML row above already claimed it for dokter: "start" with the old version is then a 409.
     "api_cases.intervention_action": lambda w: {"action": "start", "version": w["iv_version"]},
     "api_households.update_household": lambda w: {"version": 1, "address": "Jl. Matriks 1"},
+    "pdp.export": lambda w: {"format": "json"},
 }
 
 
@@ -150,7 +154,8 @@ def world(app, session):
         notification = db.session.scalar(select(Notification).where(Notification.recipient_id == users["worker"].id)
                                          .order_by(Notification.id.desc()))
         db.session.commit()
-        return {"H": household.id, "C": case.id, "I": intervention.id, "A": attachment.id, "N": notification.id,
+        return {"H": household.id, "P": household.members[0].id, "C": case.id, "I": intervention.id,
+                "A": attachment.id, "N": notification.id,
                 "version": case.version, "iv_version": intervention.version}
 
 

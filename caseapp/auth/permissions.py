@@ -28,6 +28,7 @@ class Permission(StrEnum):
     HOUSEHOLD_EDIT = "household.edit"         # register and update households
     HOUSEHOLD_IMPORT = "household.import"
     DATA_EXPORT = "data.export"               # export lists with personal data in scope
+    PDP_EXPORT = "pdp.export"                 # UU PDP access request: one person's data and trail
     INTERVENTION_WORK = "intervention.work"   # agency queue: claim, start, deliver
     DASHBOARD_VIEW = "dashboard.view"
     REPORT_EXPORT = "report.export"           # aggregate indicator reports
@@ -47,7 +48,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset({
         P.PROFILE, P.CASE_VIEW, P.CASE_REFER, P.CASE_TRIAGE, P.CASE_APPROVE, P.CASE_ASSIGN,
         P.CASE_CLOSE, P.IDENTITY_REVEAL, P.HOUSEHOLD_VIEW, P.HOUSEHOLD_EDIT, P.HOUSEHOLD_IMPORT,
-        P.DATA_EXPORT, P.DASHBOARD_VIEW, P.REPORT_EXPORT,
+        P.DATA_EXPORT, P.PDP_EXPORT, P.DASHBOARD_VIEW, P.REPORT_EXPORT,
     }),
     Role.AGENCY_OFFICER: frozenset({
         P.PROFILE, P.CASE_VIEW, P.CASE_REFER, P.HOUSEHOLD_VIEW, P.INTERVENTION_WORK,

@@ -31,3 +31,31 @@ def seal_number(number: str, purpose: str) -> Sealed:
 def lookup_hash(number: str, purpose: str) -> str:
     """The blind index to search *number* by (exact match only)."""
     return crypto.blind_index(number, purpose)
+
+
+# --- Every encrypted column, in one place (key rotation, retention, the UU PDP export) ---------
+
+HEALTH_NOTE_PURPOSE = "health_note"   # persons.health_note
+NOTE_PURPOSE = "note"                 # notes.body (case notes may hold health details)
+
+
+@dataclass(frozen=True)
+class EncryptedColumn:
+    """A ciphertext column: its table, the purpose bound into it, and the blind index derived from it."""
+
+    table: str
+    column: str
+    purpose: str
+    hash_column: str | None = None
+
+
+# Named by table so this lowest layer needs no domain model; tests/core/test_key_rotation.py checks
+# that every column of type Ciphertext in the metadata is listed here.
+ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
+    EncryptedColumn("persons", "nik_ciphertext", "nik", "nik_hash"),
+    EncryptedColumn("households", "kk_ciphertext", "kk", "kk_hash"),
+    EncryptedColumn("household_kk_history", "kk_ciphertext", "kk", "kk_hash"),
+    EncryptedColumn("persons", "health_note", HEALTH_NOTE_PURPOSE),
+    EncryptedColumn("notes", "body", NOTE_PURPOSE),
+    EncryptedColumn("users", "totp_secret", "totp"),
+)
