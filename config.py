@@ -117,6 +117,8 @@ class Config:
     MAX_UPLOAD_BYTES = 10 * 1024 * 1024     # one evidence file
     UPLOAD_DIR = None                       # default: instance/uploads (outside static)
     CASE_RETENTION_DAYS = 5 * 365           # closed cases are kept this long, then anonymised
+    RETENTION_HOUR = 2                      # the daily anonymisation run starts at 02:30 (Asia/Jakarta)
+    RETENTION_BATCH_SIZE = 500              # households per transaction
 
     API_TITLE = "Sinergi API"
     API_VERSION = "v1"

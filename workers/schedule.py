@@ -1,4 +1,5 @@
-"""The beat schedule: outbox relay, SLA scan, and the 07:00 digest (Asia/Jakarta, the Celery timezone).
+"""The beat schedule: outbox relay, SLA scan, the 07:00 digest and the 02:30 retention run
+(Asia/Jakarta, the Celery timezone).
 
 Run exactly one beat per deployment. Every periodic task is idempotent (a second beat, or a beat
 restarted mid-period, sends nothing twice); a single beat only keeps the load down.
@@ -22,4 +23,8 @@ def beat_schedule(config: Mapping) -> dict:
         "notifications.send_digest": {"task": "notifications.send_digest",
                                       "schedule": crontab(hour=config["NOTIFY_DIGEST_HOUR"], minute=0),
                                       "options": {"expires": 3600}},
+        # Anonymise households whose cases are all closed and past retention (idempotent).
+        "cases.anonymise_expired": {"task": "cases.anonymise_expired",
+                                    "schedule": crontab(hour=config["RETENTION_HOUR"], minute=30),
+                                    "options": {"expires": 6 * 3600}},
     }
