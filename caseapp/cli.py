@@ -9,7 +9,9 @@ from flask.cli import AppGroup
 from caseapp.auth import operations as auth_ops
 from caseapp.auth.models import Role
 from caseapp.core.audit import verify_chain
+from caseapp.core.crypto import DecryptionError
 from caseapp.core.errors import ValidationFailed
+from caseapp.core.identifiers import rotate_all
 from caseapp.demo.loader import load_demo
 from caseapp.extensions import db
 
@@ -71,7 +73,32 @@ def audit_verify_command():
     raise SystemExit(1)
 
 
+keys_cli = AppGroup("keys", help="Encryption keys of NIK/KK, health notes and TOTP secrets.")
+
+
+@keys_cli.command("rotate")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+def keys_rotate_command(batch_size: int):
+    """Re-encrypt under the first ENCRYPTION_KEY and recompute blind indexes (resumable; docs/security.md)."""
+    def report(progress):
+        click.echo(f"  {progress.table}.{progress.column}: {progress.checked} checked, "
+                   f"{progress.reencrypted} re-encrypted, {progress.rehashed} re-indexed")
+
+    try:
+        results = rotate_all(db.session, batch_size=batch_size, on_batch=report)
+    except DecryptionError as exc:
+        db.session.rollback()
+        click.echo(f"Stopped: {exc}. Keep every old key in ENCRYPTION_KEY until this command has finished; "
+                   "batches already done stay done, run it again.", err=True)
+        raise SystemExit(1) from None
+    for progress in results:
+        click.echo(f"{progress.table}.{progress.column}: {progress.checked} rows, {progress.reencrypted} "
+                   f"re-encrypted, {progress.rehashed} blind indexes recomputed.")
+    click.echo("Done: every ciphertext is under the first ENCRYPTION_KEY; older keys may now be removed.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(keys_cli)

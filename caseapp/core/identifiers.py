@@ -6,10 +6,17 @@ A model that holds a NIK or KK uses :func:`identity_columns` to declare the thre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from caseapp.core import crypto
+from caseapp.core.audit import record_audit_event
 from caseapp.core.masking import mask_digits
+from caseapp.core.models import Base
 
 
 @dataclass(frozen=True)
@@ -59,3 +66,70 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn("notes", "body", NOTE_PURPOSE),
     EncryptedColumn("users", "totp_secret", "totp"),
 )
+
+
+# --- Key rotation: re-encrypt under the newest key, recompute blind indexes ----------------------
+
+
+@dataclass
+class RotationProgress:
+    table: str
+    column: str
+    checked: int = 0
+    reencrypted: int = 0
+    rehashed: int = 0
+
+
+def rotate_column(session: Session, spec: EncryptedColumn, *, batch_size: int = 1000,
+                  on_batch: Callable[[RotationProgress], None] | None = None) -> RotationProgress:
+    """Re-encrypt *spec*'s ciphertexts not made with the first key, and fix blind indexes that differ.
+
+    Walks the table in id order, one transaction per batch (each with its audit event when it changed
+    anything). Resumable: a row already under the newest key with a correct blind index is left as
+    it is, so after an interruption the command is simply run again.
+    """
+    ring = crypto.keyring()
+    table = Base.metadata.tables[spec.table]
+    pk, cipher = table.c.id, table.c[spec.column]
+    hashed = table.c[spec.hash_column] if spec.hash_column else None
+    progress = RotationProgress(spec.table, spec.column)
+    last_id = 0
+    while True:
+        columns = [pk, cipher] + ([hashed] if hashed is not None else [])
+        rows = session.execute(select(*columns).where(pk > last_id, cipher.is_not(None))
+                               .order_by(pk).limit(batch_size)).all()
+        if not rows:
+            return progress
+        reencrypted = rehashed = 0
+        for row in rows:
+            token = row[1]
+            values: dict[str, Any] = {}
+            stale = ring.needs_rotation(token)
+            plaintext = ring.decrypt(token, spec.purpose) if stale or hashed is not None else None
+            if stale:
+                values[spec.column] = ring.encrypt(plaintext, spec.purpose)
+                reencrypted += 1
+            if hashed is not None:
+                fresh = ring.blind_index(plaintext, spec.purpose)
+                if fresh != row[2]:
+                    values[spec.hash_column] = fresh
+                    rehashed += 1
+            if values:
+                session.execute(update(table).where(pk == row[0]).values(**values))
+        last_id = rows[-1][0]
+        progress.checked += len(rows)
+        progress.reencrypted += reencrypted
+        progress.rehashed += rehashed
+        if reencrypted or rehashed:
+            record_audit_event(session, actor_id=None, action="rotate_keys", object_type="key",
+                               after={"table": spec.table, "column": spec.column, "reencrypted": reencrypted,
+                                      "rehashed": rehashed, "last_id": last_id})
+        session.commit()
+        if on_batch is not None:
+            on_batch(progress)
+
+
+def rotate_all(session: Session, *, batch_size: int = 1000,
+               on_batch: Callable[[RotationProgress], None] | None = None) -> list[RotationProgress]:
+    """Run :func:`rotate_column` over every column in :data:`ENCRYPTED_COLUMNS`."""
+    return [rotate_column(session, spec, batch_size=batch_size, on_batch=on_batch) for spec in ENCRYPTED_COLUMNS]
