@@ -78,3 +78,18 @@ def test_a_fresh_install_has_no_account(tmp_path, monkeypatch):
         upgrade(directory=str(PROJECT_DIR / "migrations"))
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
         db.session.remove()
+
+
+def test_login_starts_a_new_session(client):
+    client.get("/login")
+    with client.session_transaction() as session:
+        session["planted"] = "fixation attempt"
+    assert login(client, "worker@sinergi.test").status_code == 302
+    with client.session_transaction() as session:
+        assert "planted" not in session and "_user_id" in session
+
+
+def test_remember_me_is_never_set(client):
+    response = login(client, "worker@sinergi.test")
+    assert "remember_token" not in response.headers.get("Set-Cookie", "")
+    assert client.get_cookie("remember_token") is None
