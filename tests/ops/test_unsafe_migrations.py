@@ -46,7 +46,8 @@ def scratch(tmp_path, monkeypatch):
     config = AlembicConfig()
     config.set_main_option("script_location", str(directory))
     head = ScriptDirectory.from_config(config).get_current_head()
-    (directory / "versions" / "ffffunsafe_drop_column.py").write_text(textwrap.dedent(UNSAFE_REVISION.format(head=head)))
+    script = textwrap.dedent(UNSAFE_REVISION.format(head=head))
+    (directory / "versions" / "ffffunsafe_drop_column.py").write_text(script)
     database = tmp_path / "upgrade.db"
     monkeypatch.setenv("TEST_DATABASE_URL", f"sqlite:///{database}")
     monkeypatch.delenv("ALLOW_UNSAFE_MIGRATIONS", raising=False)
