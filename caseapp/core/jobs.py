@@ -5,7 +5,7 @@ With a broker (``REDIS_URL``) the job is sent to Celery by task name, so ``casea
 failure there is logged and never undoes or fails the user's action.
 
 Every published task carries the current correlation id (the web request's ``X-Request-ID``, or the
-id of the task that publishes it) in its ``correlation_id`` message header; the worker puts it on
+id of the task that publishes it) in its ``sinergi_correlation_id`` message header; the worker puts it on
 every log line of the task (``workers/celery_app.py``).
 """
 

@@ -4,7 +4,7 @@ One process-wide handler on the root logger writes every record as one JSON obje
 (``LOG_FORMAT=json``, the production default) or as readable text (``LOG_FORMAT=text``, the default
 elsewhere). Every record carries the current *correlation id*: the web request's id (the one error
 pages show, ``X-Request-ID``), or inside a Celery task the id of the request that caused it (sent in
-the task message's ``correlation_id`` header).
+the task message's ``sinergi_correlation_id`` header).
 
 No personal data: callers log ids, never names or identity numbers; as a second line of defence
 every 16-digit run (a NIK or KK number) in a message is masked before it is written.
@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 
 _correlation: ContextVar[str | None] = ContextVar("sinergi_correlation_id", default=None)
 
-HEADER = "correlation_id"          # the Celery message header
+# The Celery message header. Not "correlation_id": Celery uses that name for the AMQP property
+# (set to the task id) and overwrites a header of that name in the worker.
+HEADER = "sinergi_correlation_id"
 _MARK = "_sinergi_handler"          # marks the handler this module installed
 _SIXTEEN_DIGITS = re.compile(r"(?<!\d)(\d{4})\d{8}(\d{4})(?!\d)")
 
