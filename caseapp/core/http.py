@@ -62,6 +62,7 @@ def _log_request(response):
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "user_id": _user_id(),
+                "correlation_id": g.get("request_id"),
             })
     return response
 
