@@ -58,6 +58,15 @@ def mask_identifiers(text: str) -> str:
     return _SIXTEEN_DIGITS.sub(lambda m: f"{m.group(1)}{'*' * 8}{m.group(2)}", text)
 
 
+def _extras(record: logging.LogRecord):
+    """The record's ``extra=`` fields; Celery's ``data`` (task args and return values) is left out:
+    the message already names the task and its id, and arguments are not for logs."""
+    celery = record.name.startswith("celery")
+    for key, value in record.__dict__.items():
+        if key not in _STANDARD and not key.startswith("_") and not (celery and key == "data"):
+            yield key, value
+
+
 def _correlation_of(record: logging.LogRecord) -> str | None:
     return getattr(record, "correlation_id", None) or _correlation.get()
 
@@ -73,8 +82,8 @@ class JsonFormatter(logging.Formatter):
             "message": mask_identifiers(record.getMessage()),
             "correlation_id": _correlation_of(record),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_") and key not in entry:
+        for key, value in _extras(record):
+            if key not in entry:
                 entry[key] = value if isinstance(value, int | float | bool | type(None)) else mask_identifiers(
                     str(value))
         if record.exc_info:
@@ -85,17 +94,12 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """``2026-11-28 16:30:00,123 INFO sinergi.request [<correlation id>] request method=GET …``."""
 
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s")
-
     def format(self, record: logging.LogRecord) -> str:
-        record.correlation_id = _correlation_of(record) or "-"
-        fields = " ".join(f"{key}={value}" for key, value in record.__dict__.items()
-                          if key not in _STANDARD and not key.startswith("_"))
-        text = super().format(record)
-        if fields:
-            first, nl, rest = text.partition("\n")
-            text = f"{first} {fields}{nl}{rest}"
+        fields = "".join(f" {key}={value}" for key, value in _extras(record))
+        text = (f"{self.formatTime(record)} {record.levelname} {record.name} "
+                f"[{_correlation_of(record) or '-'}] {record.getMessage()}{fields}")
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
         return mask_identifiers(text)
 
 

@@ -145,3 +145,11 @@ def test_task_counters_never_raise_when_redis_is_unreachable(caplog):
     with caplog.at_level(logging.WARNING):
         record_task_run("redis://127.0.0.1:1/0", "core.do_nothing", "SUCCESS", 0.1)
     assert "task counters not updated" in caplog.text
+
+
+def test_celerys_task_arguments_are_left_out_of_log_lines():
+    entry = logging.LogRecord("celery.app.trace", logging.INFO, __file__, 1, "Task x[1] succeeded", None, None)
+    entry.data = {"args": "[[41, 42]]", "return_value": "{'sent': 2}"}
+    for formatter in (JsonFormatter(), TextFormatter()):
+        text = formatter.format(entry)
+        assert "Task x[1] succeeded" in text and "args" not in text and "return_value" not in text
