@@ -152,6 +152,14 @@ class Config:
         self.METRICS_TOKEN = _env("METRICS_TOKEN")
         # /readyz fails when the oldest due outbox row has waited longer than this (seconds).
         self.READYZ_OUTBOX_MAX_AGE = float(_env("READYZ_OUTBOX_MAX_AGE", "600") or 600)
+        # Logs (docs/operations.md): "json" (one object per line; the production default) or "text".
+        self.LOG_FORMAT = _env("LOG_FORMAT")
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (ProxyFix);
+        # 1 behind the nginx of deploy/, 0 (trust none) when clients reach the app directly.
+        self.TRUSTED_PROXY_HOPS = int(_env("TRUSTED_PROXY_HOPS", "0") or 0)
+        # Where `flask backup create` writes its archives (docs/deploy.md, "Backups").
+        self.BACKUP_DIR = _env("BACKUP_DIR")
         notification_settings(self)
 
     @property

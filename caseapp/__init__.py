@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
@@ -24,6 +23,7 @@ from caseapp.core.database import configure_engine
 from caseapp.core.devkeys import ensure_dev_keys
 from caseapp.core.http import init_http
 from caseapp.core.jobs import init_jobs
+from caseapp.core.logging import configure_logging
 from caseapp.extensions import babel, csrf, db, init_celery, limiter, login_manager, migrate
 from caseapp.home.ui import init_ui
 from caseapp.home.views import bp as home_bp
@@ -65,8 +65,7 @@ def create_app(config: Config | str | None = None) -> Flask:
         app.config["ENCRYPTION_KEY"], app.config["BLIND_INDEX_KEY"]
     )
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO)
+    configure_logging(app.config)
     assert db.metadata is Base.metadata  # one metadata for the app, Alembic and the tests
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"), render_as_batch=True, compare_type=True)

@@ -1,7 +1,9 @@
 import logging
+import os
 from logging.config import fileConfig
 
 from alembic import context
+from alembic.util import CommandError
 from flask import current_app
 from sqlalchemy.types import TypeDecorator
 
@@ -51,6 +53,44 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+# Zero-downtime upgrades (docs/deploy.md): a migration that the running (old) version cannot live
+# with -- dropping or renaming a column it reads, a NOT NULL without default, a long table rewrite --
+# says so with a module-level ``unsafe = True``. ``flask db upgrade`` then refuses to run it unless
+# told to: ``flask db upgrade -x allow-unsafe=true`` or ALLOW_UNSAFE_MIGRATIONS=1 in the environment.
+TRUTHY = ("1", "true", "yes")
+
+
+def unsafe_allowed():
+    flag = context.get_x_argument(as_dictionary=True).get("allow-unsafe", "")
+    return flag.lower() in TRUTHY or os.environ.get("ALLOW_UNSAFE_MIGRATIONS", "").lower() in TRUTHY
+
+
+def command_steps():
+    """The running command's step planner (``alembic.context`` proxies the EnvironmentContext)."""
+    return context._proxy.context_opts.get("fn")
+
+
+def refuse_unsafe(steps_fn):
+    """Wrap the command's step planner: an upgrade plan holding an unsafe revision is refused whole."""
+    if steps_fn is None:
+        return None
+
+    def planned(rev, migration_context):
+        steps = list(steps_fn(rev, migration_context))
+        unsafe = [step.revision.revision for step in steps
+                  if getattr(step, "is_upgrade", False) and getattr(getattr(step, "revision", None), "module", None)
+                  is not None and getattr(step.revision.module, "unsafe", False) is True]
+        if unsafe and not unsafe_allowed():
+            raise CommandError(
+                f"refusing to apply unsafe migration(s) {', '.join(unsafe)}: they break the version still "
+                "running. Stop the old version (or follow docs/deploy.md, 'Upgrades'), then run "
+                "'flask db upgrade -x allow-unsafe=true' (or set ALLOW_UNSAFE_MIGRATIONS=1). Nothing was applied."
+            )
+        return steps
+
+    return planned
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -65,7 +105,8 @@ def run_migrations_offline():
     """
     url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True
+        url=url, target_metadata=get_metadata(), literal_binds=True,
+        fn=refuse_unsafe(command_steps()),
     )
 
     with context.begin_transaction():
@@ -101,6 +142,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            fn=refuse_unsafe(command_steps()),
             **conf_args
         )
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
-import uuid
+import time
 
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from caseapp.core.errors import DomainError
+from caseapp.core.logging import new_correlation_id, reset_correlation_id, set_correlation_id
 
 log = logging.getLogger("sinergi.http")
+request_log = logging.getLogger("sinergi.request")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -31,9 +34,43 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def _assign_request_id() -> None:
+    """The correlation id: on the error pages, in ``X-Request-ID``, in every log line of this request
+    and in every Celery task it causes (``caseapp.core.jobs``)."""
+    g.request_started = time.perf_counter()
     incoming = request.headers.get("X-Request-ID", "")
     # Accept a proxy's id only when it looks like one; never echo arbitrary text into logs.
-    g.request_id = incoming if 8 <= len(incoming) <= 36 and incoming.replace("-", "").isalnum() else str(uuid.uuid4())
+    valid = 8 <= len(incoming) <= 36 and incoming.replace("-", "").isalnum()
+    g.request_id = incoming if valid else new_correlation_id()
+    g.correlation_token = set_correlation_id(g.request_id)
+
+
+def _user_id() -> int | None:
+    # Only a user this request already loaded: logging must not cost a query.
+    user = g.get("_login_user")
+    return getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
+
+
+def _log_request(response):
+    """One line per request: the route template (never the raw path or its query string)."""
+    started = g.get("request_started")
+    if started is not None and not request.path.startswith("/static/"):
+        request_log.info(
+            "request", extra={
+                "method": request.method,
+                "path": request.url_rule.rule if request.url_rule is not None else "<unmatched>",
+                "endpoint": request.endpoint or "",
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": _user_id(),
+                "correlation_id": g.get("request_id"),
+            })
+    return response
+
+
+def _clear_correlation(_exc=None) -> None:
+    token = g.pop("correlation_token", None)
+    if token is not None:
+        reset_correlation_id(token)
 
 
 def _security_headers(response):
@@ -118,8 +155,16 @@ def _handle_unexpected(exc: Exception):
 
 
 def init_http(app: Flask) -> None:
-    app.before_request(_assign_request_id)
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
+    if hops > 0:
+        # Behind nginx: trust X-Forwarded-For/-Proto/-Host/-Port from exactly that many proxies, so
+        # rate limits see the client's address and url_for/HSTS see https. Never more than are there.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    # First of all hooks, so every log line of the request (denials included) carries the id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _assign_request_id)
     app.after_request(_security_headers)
+    app.after_request(_log_request)  # after-request hooks run last-registered first: this one early
+    app.teardown_request(_clear_correlation)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(DomainError, _handle_domain_error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -71,6 +72,13 @@ def check_production(config, report: Report) -> None:
         report.ok("debug off")
     if (config.get("SQLALCHEMY_DATABASE_URI") or "").startswith("sqlite"):
         report.fail("production uses SQLite", "set DATABASE_URL to PostgreSQL")
+    if not config.get("TRUSTED_PROXY_HOPS"):
+        report.warn("TRUSTED_PROXY_HOPS is 0: X-Forwarded-* headers are ignored",
+                    "behind the nginx of deploy/ set TRUSTED_PROXY_HOPS=1 (client addresses, https links)")
+    else:
+        report.ok(f"trusting X-Forwarded-* from {config['TRUSTED_PROXY_HOPS']} proxy hop(s)")
+    if (config.get("SQLALCHEMY_DATABASE_URI") or "").startswith("postgresql") and not shutil.which("pg_dump"):
+        report.warn("pg_dump not found: `flask backup create` cannot run", "apt-get install postgresql-client")
     if not config.get("METRICS_TOKEN"):
         report.fail("METRICS_TOKEN is not set (/metrics answers 404)",
                     f"set METRICS_TOKEN to a random value and give it to Prometheus: {RANDOM_VALUE_CMD}")

@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 
 from caseapp.extensions import db
 from caseapp.ops import checks
+from caseapp.ops.taskstats import TaskCollector
 
 log = logging.getLogger("sinergi.ops")
 EXTENSION = "sinergi_metrics"
@@ -71,6 +72,7 @@ def init_metrics(app: Flask) -> None:
         ["endpoint", "method"], registry=registry,
     )
     registry.register(DatabaseCollector())
+    registry.register(TaskCollector(lambda: current_app.config.get("REDIS_URL")))
     app.extensions[EXTENSION] = {"registry": registry, "latency": latency}
     # First, so requests refused by an earlier hook (permissions) are timed too.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
