@@ -9,13 +9,14 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from caseapp.admin.common import CsrfForm
+from caseapp.admin.common import CsrfForm, template_helpers
 from caseapp.auth import operations as ops
 from caseapp.auth.permissions import public
 from caseapp.core.errors import ValidationFailed
 from caseapp.extensions import db
 
 bp = Blueprint("account_setup", __name__, url_prefix="/welcome", template_folder="templates")
+bp.context_processor(template_helpers)
 
 SESSION_KEY = "account_setup_token"
 
@@ -33,7 +34,7 @@ def set_password():
     token = session.get(SESSION_KEY, "")
     row = ops.user_token(db.session, token)
     if row is None:
-        return render_template("admin/account_setup.html", row=None, form=CsrfForm(), errors={}), 410
+        return render_template("admin/account_setup.html", row=None, form=CsrfForm(), errors={}), 404
     form, errors = CsrfForm(), {}
     if request.method == "POST" and form.validate_on_submit():
         password, again = request.form.get("password", ""), request.form.get("password_again", "")

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 
+from caseapp.admin.common import template_helpers
 from caseapp.auth.models import User
 from caseapp.auth.permissions import Permission, requires
 from caseapp.core.audit import AccessKind, AuditEvent, record_access
@@ -19,6 +20,7 @@ from caseapp.extensions import db
 from caseapp.notifications.sla import WIB
 
 bp = Blueprint("admin_audit", __name__, url_prefix="/admin/audit", template_folder="templates")
+bp.context_processor(template_helpers)
 
 PER_PAGE = 100
 EXPORT_LIMIT = 100_000

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from caseapp.admin.common import CsrfForm, agencies, agency_open_work, regions
+from caseapp.admin.common import CsrfForm, agencies, agency_open_work, regions, template_helpers
 from caseapp.agencies import operations as ops
 from caseapp.agencies.models import Agency, AgencyKind, BudgetTag, Programme, ProgrammeTarget, RegionLevel, Strategy
 from caseapp.auth.permissions import Permission, requires
@@ -20,6 +20,7 @@ from caseapp.households.models import Section
 from caseapp.households.policy import forget_sections_cache, sections_table
 
 bp = Blueprint("admin_config", __name__, url_prefix="/admin", template_folder="templates")
+bp.context_processor(template_helpers)
 
 AGENCY_FIELDS = ("code", "name", "kind", "kelurahan_code")
 PROGRAMME_FIELDS = ("code", "name", "agency", "strategy", "target", "budget_tag", "sla_days", "milestones", "note")

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from caseapp.admin.common import CsrfForm, regions, social_workers
+from caseapp.admin.common import CsrfForm, regions, social_workers, template_helpers
 from caseapp.agencies.models import RegionLevel
 from caseapp.auth.models import Role
 from caseapp.auth.permissions import Permission, requires
@@ -19,6 +19,7 @@ from caseapp.core.jobs import enqueue_after_commit
 from caseapp.extensions import db
 
 bp = Blueprint("admin_handover", __name__, url_prefix="/admin/handover", template_folder="templates")
+bp.context_processor(template_helpers)
 
 FIELDS = ("from_user_id", "to_user_id", "stage", "kelurahan_code", "overdue", "comment")
 

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from caseapp.admin.common import CsrfForm, agencies, regions, user_open_work
+from caseapp.admin.common import CsrfForm, agencies, regions, template_helpers, user_open_work
 from caseapp.agencies.models import RegionLevel
 from caseapp.auth import operations as ops
 from caseapp.auth.models import Role, TokenPurpose, User
@@ -17,6 +17,7 @@ from caseapp.core.errors import Conflict, ValidationFailed
 from caseapp.extensions import db
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users", template_folder="templates")
+bp.context_processor(template_helpers)
 
 PER_PAGE = 50
 FIELDS = ("email", "full_name", "role", "agency", "kecamatan_code", "kelurahan_code", "phone", "locale")

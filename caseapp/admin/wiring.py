@@ -8,7 +8,6 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from caseapp.admin import account_setup, audit_views, config_views, handover, users
-from caseapp.admin.common import template_helpers
 from caseapp.cases.operations.handover import TASK_NAME, run_handover
 from caseapp.core.jobs import register_local_handler
 from caseapp.extensions import db
@@ -28,6 +27,5 @@ def _run_handover_in_process(job_id: int) -> None:
 
 def init_admin(app: Flask) -> None:
     for blueprint in (users.bp, account_setup.bp, config_views.bp, handover.bp, audit_views.bp):
-        blueprint.context_processor(template_helpers)
         app.register_blueprint(blueprint)
     register_local_handler(app, TASK_NAME, _run_handover_in_process)
