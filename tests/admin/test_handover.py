@@ -75,7 +75,7 @@ def test_receiver_outside_the_cases_kecamatan_is_refused(ctx):
     CaseFactory(owner_id=worker.id)
     try:
         request_handover(ctx, user("supervisor@sinergi.test"), from_user_id=worker.id, to_user_id=elsewhere.id)
-    except Exception as exc:  # noqa: BLE001 - the message is what the test reads
+    except Exception as exc:
         assert "di luar kecamatan tugas penerima" in str(exc.fields["to_user_id"])
     else:
         raise AssertionError("handover to a worker of another kecamatan was accepted")
@@ -96,7 +96,7 @@ def test_handover_of_5000_cases_shows_progress_and_audits_each_case_once(ctx):
         progress.append(ctx.get(HandoverJob, job.id).moved)
     ctx.commit()
     elapsed = time.perf_counter() - started
-    print(f"handover of {job.moved} cases: {elapsed:.2f}s in {len(progress)} batches")  # noqa: T201
+    print(f"handover of {job.moved} cases: {elapsed:.2f}s in {len(progress)} batches")
     assert progress[:5] == [BATCH_SIZE * n for n in range(1, 6)]  # progress visible after every batch
     assert job.status == HandoverStatus.DONE and job.moved == job.total
     assert ctx.scalar(select(func.count()).select_from(Case).where(Case.id.in_(case_ids),
