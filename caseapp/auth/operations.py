@@ -508,6 +508,10 @@ def issue_user_token(session: Session, user: User, purpose: TokenPurpose, *, act
     session.add(UserToken(user_id=user.id, purpose=purpose, token_hash=_token_hash(token), created_at=now,
                           created_by_id=actor.id if actor else None, expires_at=now + lifetime))
     session.flush()
+    # Who issued a link, for which purpose and until when; never the token.
+    record_audit_event(session, actor_id=(actor or user).id, action="issue_user_link", object_type="user",
+                       object_id=user.id, after={"purpose": str(purpose),
+                                                 "expires_at": (now + lifetime).isoformat(timespec="seconds")})
     return token
 
 

@@ -180,3 +180,14 @@ def test_non_admin_gets_403(client):
     login(client, "supervisor@sinergi.test")
     assert client.get("/admin/users/").status_code == 403
     assert client.get("/admin/audit/").status_code == 403
+
+
+def test_issuing_a_link_is_audited_without_the_token(app, admin_client):
+    with app.app_context():
+        viewer_id = user("viewer@sinergi.test").id
+    response = post(admin_client, f"/admin/users/{viewer_id}/reset-password")
+    token = LINK_RE.search(response.text).group(1).rsplit("/", 1)[1]
+    with app.app_context():
+        event = events("issue_user_link")[-1]
+        assert event.object_id == viewer_id and event.after["purpose"] == "reset"
+        assert token not in str(event.after) and token not in str(event.before)
