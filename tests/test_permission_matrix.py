@@ -139,6 +139,9 @@ MATRIX: dict[str, tuple[str, str, dict[str, str]]] = {
     "admin_handover.job": ("GET", "/admin/handover/999999", row("403", supervisor="404", admin="404")),
     "admin_audit.index": ("GET", "/admin/audit/", ADMIN_ONLY),
     "admin_audit.export": ("GET", "/admin/audit/export.csv", ADMIN_ONLY),
+    "api_admin.list_users": ("GET", "/api/v1/admin/users", ADMIN_ONLY),
+    "api_admin.create_user": ("POST", "/api/v1/admin/users", ADMIN_ONLY),
+    "api_admin.update_user": ("PATCH", "/api/v1/admin/users/999999", row("403", admin="404")),
     # Operations (issue #9): probes are open; /metrics answers 404 while METRICS_TOKEN is unset.
     "ops.healthz": ("GET", "/healthz", PUBLIC),
     "ops.readyz": ("GET", "/readyz", PUBLIC),

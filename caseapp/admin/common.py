@@ -9,10 +9,9 @@ from sqlalchemy.orm import Session
 
 from caseapp.agencies.models import Agency, Programme, Region, RegionLevel
 from caseapp.auth.models import Role, User
-from caseapp.cases.models import Case, Intervention, InterventionStatus, Stage, Step, StepStatus
-
-OPEN_INTERVENTIONS = (InterventionStatus.PENDING, InterventionStatus.CLAIMED, InterventionStatus.IN_PROGRESS)
-
+from caseapp.cases.models import Intervention
+from caseapp.cases.operations.handover import OPEN_INTERVENTIONS
+from caseapp.cases.operations.handover import user_open_work as user_open_work
 
 ROLE_NAMES = {
     "social_worker": _l("Pekerja sosial"),
@@ -34,19 +33,6 @@ def template_helpers() -> dict:
 
 class CsrfForm(FlaskForm):
     """The admin forms are plain HTML inputs validated by the operations; this carries the CSRF token."""
-
-
-def user_open_work(session: Session, user: User) -> dict[str, int]:
-    """What a user still holds: open cases they own, open steps and unfinished interventions assigned."""
-    return {
-        "cases": session.scalar(select(func.count()).select_from(Case)
-                                .where(Case.owner_id == user.id, Case.stage != Stage.CLOSED)) or 0,
-        "steps": session.scalar(select(func.count()).select_from(Step)
-                                .where(Step.assignee_id == user.id, Step.status == StepStatus.OPEN)) or 0,
-        "interventions": session.scalar(select(func.count()).select_from(Intervention)
-                                        .where(Intervention.assignee_id == user.id,
-                                               Intervention.status.in_(OPEN_INTERVENTIONS))) or 0,
-    }
 
 
 def agency_open_work(session: Session, agency: Agency) -> dict[str, int]:

@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from caseapp.agencies.models import Region
 from caseapp.auth.models import Role, User
-from caseapp.cases.models import Case, HandoverJob, HandoverStatus, Stage, Step, StepStatus
+from caseapp.cases.models import (
+    Case,
+    HandoverJob,
+    HandoverStatus,
+    Intervention,
+    InterventionStatus,
+    Stage,
+    Step,
+    StepStatus,
+)
 from caseapp.cases.workflow import Action
 from caseapp.core.audit import record_audit_events
 from caseapp.core.errors import ValidationFailed
@@ -28,6 +37,25 @@ from caseapp.core.models import utcnow
 TASK_NAME = "cases.hand_over_caseload"
 BATCH_SIZE = 1000
 FILTER_STAGES = (Stage.REFERRAL, Stage.VERIFICATION, Stage.INTERVENTION, Stage.EVALUATION)
+
+
+OPEN_INTERVENTIONS = (InterventionStatus.PENDING, InterventionStatus.CLAIMED, InterventionStatus.IN_PROGRESS)
+
+
+def user_open_work(session: Session, user: User) -> dict[str, int]:
+    """What a user still holds: open cases they own, open steps and unfinished interventions assigned.
+
+    Account changes that would orphan this work (deactivation, a new role or area) are refused.
+    """
+    return {
+        "cases": session.scalar(select(func.count()).select_from(Case)
+                                .where(Case.owner_id == user.id, Case.stage != Stage.CLOSED)) or 0,
+        "steps": session.scalar(select(func.count()).select_from(Step)
+                                .where(Step.assignee_id == user.id, Step.status == StepStatus.OPEN)) or 0,
+        "interventions": session.scalar(select(func.count()).select_from(Intervention)
+                                        .where(Intervention.assignee_id == user.id,
+                                               Intervention.status.in_(OPEN_INTERVENTIONS))) or 0,
+    }
 
 
 def _clean_filters(session: Session, filters: dict[str, Any]) -> dict[str, Any]:
