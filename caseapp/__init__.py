@@ -8,6 +8,7 @@ from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
 from caseapp.admin.views import bp as admin_bp
+from caseapp.admin.wiring import init_admin
 from caseapp.api.views import init_api
 from caseapp.auth.access import init_access
 from caseapp.auth.views import bp as auth_bp
@@ -95,6 +96,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     app.register_blueprint(reports_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(admin_bp)
+    init_admin(app)
     init_api(app)
     init_ops(app)
     register_cli(app)

@@ -1,8 +1,17 @@
 """Every domain's models, imported in one place so the metadata (and Alembic) sees all tables."""
 
-from caseapp.agencies.models import Agency, Programme, ReferralSource, Region
-from caseapp.auth.models import ApiToken, User
-from caseapp.cases.models import Attachment, Case, CaseNumberCounter, Intervention, Note, SlaSetting, Step
+from caseapp.agencies.models import Agency, AgencyKindSections, Programme, ReferralSource, Region
+from caseapp.auth.models import ApiToken, User, UserToken
+from caseapp.cases.models import (
+    Attachment,
+    Case,
+    CaseNumberCounter,
+    HandoverJob,
+    Intervention,
+    Note,
+    SlaSetting,
+    Step,
+)
 from caseapp.core.audit import AccessLog, AuditEvent
 from caseapp.core.models import Base
 from caseapp.households.models import DesilRecord, Household, HouseholdKK, HousingSurvey, ImportJob, Person
@@ -12,6 +21,7 @@ from caseapp.reports.models import PovertyLine, ReportSnapshot
 __all__ = [
     "AccessLog",
     "Agency",
+    "AgencyKindSections",
     "ApiToken",
     "Attachment",
     "AuditEvent",
@@ -19,6 +29,7 @@ __all__ = [
     "Case",
     "CaseNumberCounter",
     "DesilRecord",
+    "HandoverJob",
     "Household",
     "HouseholdKK",
     "HousingSurvey",
@@ -37,4 +48,5 @@ __all__ = [
     "SlaSetting",
     "Step",
     "User",
+    "UserToken",
 ]

@@ -76,6 +76,7 @@ def shoot(page: Page, base: str, path: str, name: str, *, anchor: str | None = N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("base_url", nargs="?", default="http://127.0.0.1:5088")
+    parser.add_argument("--admin-only", action="store_true", help="only the admin screens (docs/admin.md)")
     args = parser.parse_args()
     base = args.base_url.rstrip("/")
     OUT.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,15 @@ def main() -> None:
             page = browser.new_context(locale="id-ID", timezone_id="Asia/Jakarta").new_page()
             log_in(page, base, email)
             return page
+
+        # Admin screens (docs/admin.md): users, programme catalogue, audit log.
+        admin = session("admin@sinergi.test")
+        shoot(admin, base, "/admin/users/", "admin-pengguna")
+        shoot(admin, base, "/admin/programmes", "admin-program")
+        shoot(admin, base, "/admin/audit/", "admin-audit")
+        if args.admin_only:
+            browser.close()
+            return
 
         worker = session("worker@sinergi.test")
         shoot(worker, base, "/cases/my-work", "tugas-saya")

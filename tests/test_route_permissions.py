@@ -15,6 +15,7 @@ EXPECTED_PUBLIC = {
     "auth.login", "auth.login_totp", "auth.enrol_totp", "auth.set_language",
     "api_auth.issue_token", "api-docs.openapi_json",
     "ops.healthz", "ops.readyz", "ops.metrics",  # probes; /metrics checks its own bearer token
+    "account_setup.start", "account_setup.set_password",  # one-time invitation / reset links (issue #10)
 }
 
 

@@ -31,8 +31,24 @@ class AdminTool:
     permission: Permission
 
 
-# The admin landing page lists these (issue #10 adds users, agencies, programmes, SLA, audit).
+# The admin landing page lists these.
 TOOLS: list[AdminTool] = [
+    AdminTool("admin_users.index", _l("Pengguna"),
+              _l("Buat, ubah, nonaktifkan pengguna; atur ulang kata sandi dan faktor kedua; undangan."),
+              Permission.ADMIN_USERS),
+    AdminTool("admin_config.agencies_index", _l("Dinas dan meja kelurahan"),
+              _l("Daftar dinas, meja kelurahan, dan bagian data yang boleh dibaca tiap jenis dinas."),
+              Permission.ADMIN_CONFIG),
+    AdminTool("admin_config.programmes_index", _l("Katalog program"),
+              _l("Program intervensi: dinas pelaksana, strategi, sasaran, batas waktu, tonggak, penandaan anggaran."),
+              Permission.ADMIN_CONFIG),
+    AdminTool("admin_config.sla", _l("Batas waktu (SLA)"),
+              _l("Hari per tahap dan per program, pengingat dan eskalasi."), Permission.ADMIN_CONFIG),
+    AdminTool("admin_handover.index", _l("Serah terima kasus"),
+              _l("Pindahkan kasus seorang pekerja sosial ke pekerja sosial lain sekaligus."), Permission.CASE_ASSIGN),
+    AdminTool("admin_audit.index", _l("Log audit"),
+              _l("Siapa mengubah apa dan kapan, dengan nilai sebelum dan sesudah; ekspor CSV."),
+              Permission.ADMIN_AUDIT),
     AdminTool("admin.deliveries", _l("Pengiriman notifikasi gagal"),
               _l("E-mail dan SMS yang gagal terkirim setelah semua percobaan, dengan galat dan tombol kirim ulang."),
               Permission.ADMIN_DELIVERIES),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from caseapp.core.models import Base, TimestampMixin, str_enum
+from caseapp.core.models import Base, TimestampMixin, str_enum, utcnow
 
 
 class RegionLevel(StrEnum):
@@ -99,3 +100,17 @@ class ReferralSource(Base):
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+
+
+class AgencyKindSections(Base):
+    """Which data sections an agency kind may read (DESIGN.md §1), as the admins set it.
+
+    Seeded with the defaults in ``caseapp.households.policy``; section names are plain strings here
+    because the sections belong to the households domain, which sits above this one.
+    """
+
+    __tablename__ = "agency_kind_sections"
+
+    kind: Mapped[AgencyKind] = mapped_column(str_enum(AgencyKind, 24), primary_key=True)
+    sections: Mapped[list] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

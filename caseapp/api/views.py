@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 
+from caseapp.api.admin_users import bp as admin_users_api_bp
 from caseapp.api.cases import bp as cases_bp
 from caseapp.api.households import bp as households_api_bp
 from caseapp.api.reports import bp as reports_api_bp
@@ -101,7 +102,7 @@ def init_api(app: Flask) -> None:
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    for blueprint in (bp, cases_bp, households_api_bp, reports_api_bp):
+    for blueprint in (bp, cases_bp, households_api_bp, reports_api_bp, admin_users_api_bp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
     # The spec itself is public: clients and test tools read it before they hold a token.

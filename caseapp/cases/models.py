@@ -212,3 +212,37 @@ class CaseNumberCounter(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class HandoverStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class HandoverJob(Base):
+    """A supervisor's request to move a social worker's open cases to another; progress and summary."""
+
+    __tablename__ = "handover_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Which of the worker's open cases: {"stage": ..., "kelurahan_code": ..., "overdue": bool}.
+    filters: Mapped[dict] = mapped_column(default=dict)
+    comment: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[HandoverStatus] = mapped_column(str_enum(HandoverStatus, 16), default=HandoverStatus.QUEUED)
+    total: Mapped[int] = mapped_column(default=0)
+    moved: Mapped[int] = mapped_column(default=0)
+    # Cases that matched when counted but had changed hands or closed by the time their batch ran.
+    skipped: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+    from_user: Mapped[User] = relationship(foreign_keys=[from_user_id])
+    to_user: Mapped[User] = relationship(foreign_keys=[to_user_id])
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])

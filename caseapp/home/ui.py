@@ -32,6 +32,7 @@ NAVIGATION = (
     NavItem("reports.index", _l("Laporan"), Permission.REPORT_EXPORT),
     NavItem("notifications.index", _l("Notifikasi"), Permission.PROFILE),
     NavItem("admin.index", _l("Admin"), Permission.ADMIN_USERS),
+    NavItem("admin_handover.index", _l("Serah Terima"), Permission.CASE_ASSIGN),
 )
 
 ROLE_LABELS = {

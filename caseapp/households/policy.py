@@ -7,14 +7,20 @@ domain sits above this one and imports it from here. Policies return booleans; o
 
 from __future__ import annotations
 
-from caseapp.agencies.models import AgencyKind, Region
+from flask import g, has_app_context
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caseapp.agencies.models import AgencyKind, AgencyKindSections, Region
 from caseapp.auth.models import Role, User
 from caseapp.auth.permissions import Permission, has_permission
+from caseapp.extensions import db
 from caseapp.households.models import Household, HouseholdStatus, HousingSurvey, Person, Section
 
 ALL_SECTIONS = frozenset(Section)
 
-# DESIGN.md §1: each agency kind reads only the sections its work needs. The housing team never
+# DESIGN.md §1: each agency kind reads only the sections its work needs. These are the defaults the
+# migration seeds into ``agency_kind_sections``; admins edit that table, and the policy reads it. The housing team never
 # sees health notes; the health team never sees income or bank data.
 SECTIONS_BY_AGENCY_KIND: dict[AgencyKind, frozenset[Section]] = {
     AgencyKind.SOCIAL: ALL_SECTIONS,
@@ -33,13 +39,45 @@ _HIDDEN_PERSON_COLUMNS = frozenset({
 })
 
 
+_SECTIONS_CACHE = "_sinergi_sections_by_kind"
+_SECTION_NAMES = frozenset(s.value for s in Section)
+
+
+def sections_table(session: Session) -> dict[AgencyKind, frozenset[Section]]:
+    """The persisted agency kind → sections table; a kind with no row reads the default above.
+
+    Unknown section names in a row (a section removed from the code) are ignored, never granted.
+    """
+    table = dict(SECTIONS_BY_AGENCY_KIND)
+    for kind, sections in session.execute(select(AgencyKindSections.kind, AgencyKindSections.sections)):
+        table[AgencyKind(kind)] = frozenset(Section(s) for s in sections or () if s in _SECTION_NAMES)
+    return table
+
+
+def _sections_for_kind(kind: AgencyKind) -> frozenset[Section]:
+    # Read once per app context (a page asks many times); with no app context there is no database.
+    if not has_app_context():
+        return SECTIONS_BY_AGENCY_KIND.get(kind, frozenset())
+    table = g.get(_SECTIONS_CACHE)
+    if table is None:
+        table = sections_table(db.session)
+        g.setdefault(_SECTIONS_CACHE, table)
+    return table.get(kind, frozenset())
+
+
+def forget_sections_cache() -> None:
+    """Drop the per-request copy (after an admin saved the table)."""
+    if has_app_context():
+        g.pop(_SECTIONS_CACHE, None)
+
+
 def visible_sections(user: User) -> frozenset[Section]:
-    """The data sections *user* may read on a household or case in scope."""
+    """The data sections *user* may read on a household or case in scope (persisted table, §1)."""
     role = Role(user.role)
     if role in (Role.ADMIN, Role.SUPERVISOR, Role.SOCIAL_WORKER):
         return ALL_SECTIONS
     if role == Role.AGENCY_OFFICER and user.agency is not None:
-        return SECTIONS_BY_AGENCY_KIND.get(AgencyKind(user.agency.kind), frozenset())
+        return _sections_for_kind(AgencyKind(user.agency.kind))
     return frozenset()
 
 
