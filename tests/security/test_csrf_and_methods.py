@@ -3,8 +3,9 @@
 The routes come from ``app.url_map``; their paths, bodies and the users allowed to use them come
 from the permission matrix (``tests/test_permission_matrix.py``), which already fails when a route
 is missing from it, and whose ``test_matrix`` shows the same requests *with* the page's token get
-through (so a refusal here is the CSRF check, not the permission check). Two figures are printed and asserted: unsafe routes that accepted a request
-without a CSRF token (0) and GET routes that changed data as any user (0).
+through (so a refusal here is the CSRF check, not the permission check). Two figures are printed
+and asserted: unsafe routes that accepted a request without a CSRF token (0) and GET routes that
+changed data as any user (0).
 
 "Changed data" compares a digest of every row of every table before and after. The audit trail and
 the access log are left out on purpose: reading personal data and being refused are *meant* to be
@@ -19,10 +20,15 @@ import pytest
 from sqlalchemy import select
 
 from caseapp.extensions import db
-from tests.test_permission_matrix import BODIES, MATRIX, USERS, Visitor
-from tests.test_permission_matrix import world  # noqa: F401 (the fixture, shared)
+from tests.test_permission_matrix import BODIES, MATRIX, USERS, Visitor, build_world
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@pytest.fixture
+def world(app, session):
+    return build_world(app)
+
 LOGGED_TABLES = {"audit_events", "access_logs"}
 
 
