@@ -109,20 +109,36 @@ def _wrap_token_issuer() -> None:
     operations.issue_api_token = issue_api_token
 
 
+def _install() -> None:
+    """Production logs at INFO (create_app's basicConfig); the application's own loggers at DEBUG."""
+    root = logging.getLogger()
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    logging.getLogger("sinergi").setLevel(logging.DEBUG)
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
+
+
 def pytest_configure(config):
     global _previous_level
-    root = logging.getLogger()
-    _previous_level = root.level
-    # Production logs at INFO (create_app's basicConfig); the application's own loggers at DEBUG.
-    root.setLevel(logging.INFO)
-    logging.getLogger("sinergi").setLevel(logging.DEBUG)
-    root.addHandler(_HANDLER)
+    _previous_level = logging.getLogger().level
+    _install()
     event.listen(Engine, "before_cursor_execute", _on_execute)
     _wrap_token_issuer()
     from tests.helpers import DEMO_PASSWORD, DEMO_TOTP_SECRET
 
     CAPTURE.plant(DEMO_PASSWORD, "demo password")
     CAPTURE.plant(DEMO_TOTP_SECRET, "TOTP secret")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    # Running the migrations (the ``app`` fixtures) applies alembic.ini's logging configuration,
+    # which replaces the root logger's handlers and sets it to WARN: put the capture back.
+    try:
+        return (yield)
+    finally:
+        _install()
 
 
 def _scan_and_report(session, terminal) -> None:
