@@ -9,6 +9,7 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from caseapp.core.errors import DomainError
 
@@ -117,7 +118,17 @@ def _handle_unexpected(exc: Exception):
     return render_error(500)
 
 
+class RecordIdConverter(IntegerConverter):
+    """``<int:...>`` bounded to what a database integer column holds: a larger number in a URL is a
+    404 like any unknown id, not a database error (PostgreSQL refuses to compare it: a 500)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_http(app: Flask) -> None:
+    app.url_map.converters["int"] = RecordIdConverter   # before any blueprint adds its routes
     app.before_request(_assign_request_id)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _handle_http_exception)
