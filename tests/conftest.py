@@ -24,6 +24,9 @@ from caseapp import create_app
 from caseapp.demo.loader import load_demo
 from caseapp.extensions import db, limiter
 
+# Every log record and audit row of the whole run is scanned for planted secrets at the end.
+pytest_plugins = ["tests.security.log_capture"]
+
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -167,6 +167,11 @@ BODIES = {  # what a form or JSON body carries, beyond the CSRF token
 
 @pytest.fixture
 def world(app, session):
+    return build_world(app)
+
+
+def build_world(app) -> dict[str, int]:
+    """The matrix's objects (call inside the ``session`` fixture: everything is rolled back after)."""
     with app.app_context():
         users = {u.email.split("@")[0]: u for u in db.session.scalars(select(User))}
         household = PersonFactory(household=HouseholdFactory(kelurahan_code="35.71.01.1001")).household

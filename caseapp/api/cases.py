@@ -11,10 +11,10 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from caseapp.api.schemas import ApiError, StrictSchema
+from caseapp.api.schemas import INT32, RECORD_ID, ApiError, StrictSchema, money_amount
 from caseapp.auth.permissions import Permission, requires
 from caseapp.cases import operations as ops
-from caseapp.cases.models import Intervention, InterventionStatus, Stage
+from caseapp.cases.models import CaseStatus, Intervention, InterventionStatus, Stage
 from caseapp.cases.policy import allowed_transitions
 from caseapp.cases.queries import (
     CaseFilters,
@@ -39,7 +39,7 @@ SECURITY = [{"bearerAuth": []}]
 
 class CaseListQuery(StrictSchema):
     stage = ma.fields.String(validate=ma.validate.OneOf([s.value for s in Stage]))
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in CaseStatus]))
     kelurahan = ma.fields.String(validate=ma.validate.Length(max=13))
     agency = ma.fields.String(validate=ma.validate.Length(max=32))
     programme = ma.fields.String(validate=ma.validate.Length(max=32))
@@ -136,7 +136,7 @@ class CasePage(ma.Schema):
 
 
 class ReferralIn(StrictSchema):
-    household_id = ma.fields.Integer(required=True)
+    household_id = ma.fields.Integer(required=True, validate=RECORD_ID)
     source = ma.fields.String(required=True, validate=ma.validate.Length(max=32))
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
 
@@ -144,16 +144,17 @@ class ReferralIn(StrictSchema):
 class PlanItem(StrictSchema):
     program = ma.fields.String(required=True, validate=ma.validate.Length(max=32))
     person_nik = ma.fields.String(validate=ma.validate.Regexp(r"^\d{16}$"))
-    person_id = ma.fields.Integer()
+    person_id = ma.fields.Integer(validate=RECORD_ID)
     note = ma.fields.String(validate=ma.validate.Length(max=1000))
-    amount = ma.fields.Decimal(validate=ma.validate.Range(0, 1_000_000_000), as_string=True)
+    amount = ma.fields.Decimal(validate=money_amount, as_string=True,
+                               metadata={"description": "Rupiah, 0 to 1000000000"})
 
 
 class CaseActionIn(StrictSchema):
     action = ma.fields.String(required=True, validate=ma.validate.Length(max=40))
-    version = ma.fields.Integer(required=True)
+    version = ma.fields.Integer(required=True, validate=INT32)
     comment = ma.fields.String(validate=ma.validate.Length(max=4000))
-    assignee_id = ma.fields.Integer()
+    assignee_id = ma.fields.Integer(validate=RECORD_ID)
     findings = ma.fields.String(validate=ma.validate.Length(max=8000))
     interventions = ma.fields.List(ma.fields.Nested(PlanItem))
     outcome = ma.fields.String(validate=ma.validate.Length(max=20))
@@ -178,10 +179,11 @@ class InterventionQuery(StrictSchema):
 
 class InterventionActionIn(StrictSchema):
     action = ma.fields.String(required=True, validate=ma.validate.OneOf(list(ops.INTERVENTION_ACTIONS)))
-    version = ma.fields.Integer(required=True)
+    version = ma.fields.Integer(required=True, validate=INT32)
     milestone = ma.fields.String(validate=ma.validate.Length(max=32))
     note = ma.fields.String(validate=ma.validate.Length(max=4000))
-    amount = ma.fields.Decimal(validate=ma.validate.Range(0, 1_000_000_000), as_string=True)
+    amount = ma.fields.Decimal(validate=money_amount, as_string=True,
+                               metadata={"description": "Rupiah, 0 to 1000000000"})
     reason = ma.fields.String(validate=ma.validate.Length(max=200))
     delivered_on = ma.fields.Date()
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from caseapp.agencies.models import Region
-from caseapp.api.schemas import ApiError, StrictSchema
+from caseapp.api.schemas import INT32, RECORD_ID, ApiError, StrictSchema
 from caseapp.auth.models import User
 from caseapp.auth.permissions import Permission, requires
 from caseapp.core.audit import AccessKind, record_access
@@ -83,7 +83,7 @@ class MemberIn(StrictSchema):
     school_participation = ma.fields.String(allow_none=True)
     work_status = ma.fields.String(allow_none=True)
     work_sector = ma.fields.String(allow_none=True)
-    monthly_income = ma.fields.Integer(allow_none=True)
+    monthly_income = ma.fields.Integer(allow_none=True, validate=INT32)
     disability_types = ma.fields.List(ma.fields.String(), allow_none=True)
     chronic_illness = ma.fields.Boolean(allow_none=True)
     pregnant = ma.fields.Boolean(allow_none=True)
@@ -95,12 +95,13 @@ class HouseholdIn(FlatErrorsSchema):
 
     kk_number = ma.fields.String(allow_none=True, metadata={"description": "16 digits; null when missing"})
     kelurahan_code = ma.fields.String(metadata={"example": "35.71.01.1001"})
-    rw = ma.fields.Integer()
-    rt = ma.fields.Integer()
+    rw = ma.fields.Integer(validate=INT32)
+    rt = ma.fields.Integer(validate=INT32)
     address = ma.fields.String()
     latitude = ma.fields.Float(allow_none=True)
     longitude = ma.fields.Float(allow_none=True)
-    desil = ma.fields.Integer(allow_none=True, metadata={"description": "1-10, from DTSEN, with desil_release"})
+    desil = ma.fields.Integer(allow_none=True, validate=INT32,
+                              metadata={"description": "1-10, from DTSEN, with desil_release"})
     desil_release = ma.fields.String(allow_none=True, metadata={"example": "DTSEN-2025-Q2"})
     members = ma.fields.List(ma.fields.Nested(MemberIn))
 
@@ -108,10 +109,10 @@ class HouseholdIn(FlatErrorsSchema):
 class HouseholdPatch(FlatErrorsSchema):
     """Address, RW, RT and geotag, with the ``version`` last read. Desil and KK are refused (422)."""
 
-    version = ma.fields.Integer(required=True)
+    version = ma.fields.Integer(required=True, validate=INT32)
     address = ma.fields.String()
-    rw = ma.fields.Integer()
-    rt = ma.fields.Integer()
+    rw = ma.fields.Integer(validate=INT32)
+    rt = ma.fields.Integer(validate=INT32)
     latitude = ma.fields.Float(allow_none=True)
     longitude = ma.fields.Float(allow_none=True)
     # Accepted only to be refused with a clear message (desil changes with a DTSEN release; KK by a KK change).
@@ -124,7 +125,7 @@ class HouseholdListArgs(StrictSchema):
     kelurahan = ma.fields.String(metadata={"description": "Kelurahan code, e.g. 35.71.01.1001"})
     desil = ma.fields.Integer(validate=ma.validate.Range(1, 10))
     q = ma.fields.String(validate=ma.validate.Length(max=100), metadata={"description": "Part of a member's name"})
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(1, 100_000))
     per_page = ma.fields.Integer(load_default=25, validate=ma.validate.Range(1, 100))
 
 
@@ -134,7 +135,7 @@ class SearchIn(StrictSchema):
 
 
 class RevealIn(StrictSchema):
-    person_id = ma.fields.Integer(allow_none=True,
+    person_id = ma.fields.Integer(allow_none=True, validate=RECORD_ID,
                                   metadata={"description": "A member's id for the NIK; omit for the KK"})
 
 

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+# What a database integer column holds: larger numbers are a 422 here, not an overflow in the database.
+INT32 = ma.validate.Range(-(2**31), 2**31 - 1)
+RECORD_ID = ma.validate.Range(1, 2**31 - 1, error="Must be a record id (1 to 2147483647).")
+
+
+def money_amount(value) -> None:
+    """0 to one billion rupiah. A function, not ``Range``: apispec would print a Decimal range as
+    string bounds, which make the OpenAPI document invalid."""
+    if not 0 <= value <= 1_000_000_000:
+        raise ma.ValidationError("Must be between 0 and 1000000000.")
+
 
 class StrictSchema(ma.Schema):
     class Meta:

@@ -88,7 +88,13 @@ def me():
 
 
 class SinergiApi(Api):
-    """flask-smorest's Api, but errors keep the one shape of DESIGN.md §6 (handled in core.http)."""
+    """flask-smorest's Api, but errors keep the one shape of DESIGN.md §6 (handled in core.http).
+
+    The default error responses of the OpenAPI document describe that shape too (``ApiError``), not
+    flask-smorest's ``{code, status, message, errors}``, which the API never sends.
+    """
+
+    ERROR_SCHEMA = ApiError
 
     def _register_error_handlers(self):
         return None

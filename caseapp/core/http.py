@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from caseapp.core.errors import DomainError
 from caseapp.core.logging import new_correlation_id, reset_correlation_id, set_correlation_id
@@ -154,7 +155,17 @@ def _handle_unexpected(exc: Exception):
     return render_error(500)
 
 
+class RecordIdConverter(IntegerConverter):
+    """``<int:...>`` bounded to what a database integer column holds: a larger number in a URL is a
+    404 like any unknown id, not a database error (PostgreSQL refuses to compare it: a 500)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_http(app: Flask) -> None:
+    app.url_map.converters["int"] = RecordIdConverter   # before any blueprint adds its routes
     hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
     if hops > 0:
         # Behind nginx: trust X-Forwarded-For/-Proto/-Host/-Port from exactly that many proxies, so
