@@ -146,7 +146,7 @@ def plant(app) -> dict[str, int]:
         for region in db.session.scalars(select(Region).where(Region.code.in_(["35.71.01.1001", "35.71.01"]))):
             region.name = p()
         db.session.commit()
-        return {"H": household.id, "C": case.id, "I": doctor.id, "A": attachment.id, "N": 0,
+        return {"H": household.id, "P": household.members[0].id, "C": case.id, "I": doctor.id, "A": attachment.id, "N": 0,
                 "version": case.version, "iv_version": doctor.version, "planted": next(counter)}
 
 
