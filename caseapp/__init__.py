@@ -25,6 +25,7 @@ from caseapp.core.http import init_http
 from caseapp.core.jobs import init_jobs
 from caseapp.extensions import babel, csrf, db, init_celery, limiter, login_manager, migrate
 from caseapp.home.ui import init_ui
+from caseapp.households.imports.wiring import init_imports
 from caseapp.home.views import bp as home_bp
 from caseapp.households.views import bp as households_bp
 from caseapp.models import Base
@@ -82,6 +83,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     init_ui(app)
     init_notifications(app)
     init_case_queries()
+    init_imports(app)
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)
