@@ -50,6 +50,7 @@ def create_stage(conn: Connection) -> None:
     postgres = conn.dialect.name == "postgresql"
     types = _TYPES_PG if postgres else _TYPES_SQLITE
     columns = ", ".join(f"{name} {types.get(name, 'text')}" for name in STAGE_COLUMNS)
+    drop_stage(conn)
     if postgres:
         conn.execute(text(f"CREATE TEMP TABLE import_stage ({columns}) ON COMMIT DROP"))  # nosec B608 - fixed names
         conn.execute(text("CREATE TEMP TABLE import_hh (kk_hash text PRIMARY KEY, first_row integer, "
@@ -57,8 +58,6 @@ def create_stage(conn: Connection) -> None:
                           "rw integer, desil integer, release text, head_nik_hash text, household_id integer, "
                           "matched text, is_new boolean DEFAULT false) ON COMMIT DROP"))
     else:
-        conn.execute(text("DROP TABLE IF EXISTS temp.import_stage"))
-        conn.execute(text("DROP TABLE IF EXISTS temp.import_hh"))
         conn.execute(text(f"CREATE TEMP TABLE import_stage ({columns})"))  # nosec B608 - fixed names
         conn.execute(text("CREATE TEMP TABLE import_hh (kk_hash text PRIMARY KEY, first_row integer, "
                           "kk_ct blob, kk_masked text, kelurahan_code text, address text, rt integer, "
@@ -67,9 +66,9 @@ def create_stage(conn: Connection) -> None:
 
 
 def drop_stage(conn: Connection) -> None:
-    if conn.dialect.name != "postgresql":
-        conn.execute(text("DROP TABLE IF EXISTS temp.import_stage"))
-        conn.execute(text("DROP TABLE IF EXISTS temp.import_hh"))
+    schema = "pg_temp" if conn.dialect.name == "postgresql" else "temp"
+    conn.execute(text(f"DROP TABLE IF EXISTS {schema}.import_stage"))  # nosec B608 - fixed names
+    conn.execute(text(f"DROP TABLE IF EXISTS {schema}.import_hh"))  # nosec B608 - fixed names
 
 
 def _chunks(rows: Iterator[tuple[int, list]], size: int) -> Iterator[list[tuple[int, list]]]:
