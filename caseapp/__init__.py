@@ -25,8 +25,8 @@ from caseapp.core.http import init_http
 from caseapp.core.jobs import init_jobs
 from caseapp.extensions import babel, csrf, db, init_celery, limiter, login_manager, migrate
 from caseapp.home.ui import init_ui
-from caseapp.households.imports.wiring import init_imports
 from caseapp.home.views import bp as home_bp
+from caseapp.households.imports.wiring import init_imports
 from caseapp.households.views import bp as households_bp
 from caseapp.models import Base
 from caseapp.notifications.views import bp as notifications_bp

@@ -482,3 +482,7 @@ def add_member(household_id: int):
     else:
         status = 422
     return render_template("households/member_new.html", form=form, household=household), status
+
+
+# Import and export pages attach their routes to ``bp`` (kept in their own modules).
+from caseapp.households import views_export, views_import  # noqa: E402,F401

@@ -14,7 +14,7 @@ KELURAHAN = ["35.71.01.1001", "35.71.01.1002", "35.71.02.1001"]
 
 def rows_for(households: int, *, offset: int = 0, release: str = "DTSEN-2025-Q2", desil: int | None = None,
              seed: int = 3) -> list[list[str]]:
-    rng = random.Random(seed)  # noqa: S311
+    rng = random.Random(seed)
     out = []
     for index in range(households):
         out.extend(household_rows(index, KELURAHAN, rng=rng, offset=offset, release=release, desil=desil))

@@ -105,8 +105,8 @@ def test_person_who_moved_is_moved_not_duplicated(ctx, tmp_path):
     first_kk = rows[0][0]
     second_kk = next(r[0] for r in rows if r[0] != first_kk)
     child = next(r for r in rows if r[0] == first_kk and r[col("HUBUNGAN_KK")] == "3")
-    moved = [r if r is not child else [second_kk, *[x for x in next(
-        r2 for r2 in rows if r2[0] == second_kk)[1:7]], *child[7:]] for r in rows]
+    moved = [r if r is not child else [second_kk, *list(next(
+        r2 for r2 in rows if r2[0] == second_kk)[1:7]), *child[7:]] for r in rows]
     result = run(write_csv(tmp_path / "b.csv", moved))
     assert result.merged, messages(result)
     assert result.summary["persons_moved"] == 1 and result.summary["persons_new"] == 0
@@ -128,13 +128,14 @@ def test_bom_semicolon_trailing_spaces_and_numeric_codes(ctx, tmp_path):
 def test_xlsx_with_excel_dates_and_serial_numbers(ctx, tmp_path):
     rows = rows_for(2)
     for i, row in enumerate(rows):
-        born = datetime.strptime(row[col("TANGGAL_LAHIR")], "%d-%m-%Y")  # noqa: DTZ007
+        born = datetime.strptime(row[col("TANGGAL_LAHIR")], "%d-%m-%Y")
         row[col("TANGGAL_LAHIR")] = born if i % 2 else (born.date() - date(1899, 12, 30)).days
         row[col("DESIL")] = int(row[col("DESIL")])
     result = run(write_xlsx(tmp_path / "dtsen.xlsx", rows))
     assert result.ok and result.merged, messages(result)
     assert result.summary["file_kind"] == "xlsx"
-    born = db.session.scalar(select(Person.birth_date).where(Person.nik_hash == lookup_hash(rows[0][col("NIK")], "nik")))
+    nik_hash = lookup_hash(rows[0][col("NIK")], "nik")
+    born = db.session.scalar(select(Person.birth_date).where(Person.nik_hash == nik_hash))
     assert born.strftime("%d-%m-%Y") == rows_for(2)[0][col("TANGGAL_LAHIR")]
 
 
@@ -143,7 +144,7 @@ def test_nik_in_scientific_notation_is_refused_with_a_fix(ctx, tmp_path):
     rows[1][col("NIK")] = "3,57101E+15"
     result = run(write_csv(tmp_path / "sci.csv", rows))
     assert not result.ok and not result.merged and count(Household) == 0
-    row, column, value, message = result.errors[0]
+    row, column, _value, message = result.errors[0]
     assert (row, column) == (3, "NIK") and "angka ilmiah" in message and "Teks" in message
 
 
@@ -152,7 +153,7 @@ def test_wrong_kelurahan_code_names_row_column_and_fix(ctx, tmp_path):
     rows[0][col("KODE_KELURAHAN")] = "35.71.09.9999"
     result = run(write_csv(tmp_path / "kel.csv", rows))
     assert not result.ok
-    assert (2, "KODE_KELURAHAN", "35.71.09.9999") == result.errors[0][:3]
+    assert result.errors[0][:3] == (2, "KODE_KELURAHAN", "35.71.09.9999")
     assert "daftar kelurahan" in result.errors[0][3]
 
 

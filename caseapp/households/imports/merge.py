@@ -85,12 +85,12 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
     newer_desil = ("i.desil IS NOT NULL AND i.household_id = h.id AND NOT i.is_new "
                    "AND (h.desil_release IS NULL OR i.release >= h.desil_release) "
                    "AND (h.desil IS DISTINCT FROM i.desil OR h.desil_release IS DISTINCT FROM i.release)")
-    run("INSERT INTO household_desil_history (household_id, desil, release, recorded_at) "
+    run("INSERT INTO household_desil_history (household_id, desil, release, recorded_at) "  # noqa: S608 - fixed names
         "SELECT i.household_id, i.desil, i.release, :now FROM import_hh i, households h WHERE " + newer_desil)
     run("INSERT INTO household_desil_history (household_id, desil, release, recorded_at) "
         "SELECT household_id, desil, release, :now FROM import_hh WHERE is_new AND desil IS NOT NULL")
     desil_updated = run(
-        "UPDATE households SET desil = i.desil, desil_release = i.release, version = households.version + 1, "
+        "UPDATE households SET desil = i.desil, desil_release = i.release, version = households.version + 1, "  # noqa: S608 - fixed names
         "updated_at = :now FROM import_hh i, households h WHERE h.id = households.id AND " + newer_desil)
     address_updated = run(
         "UPDATE households SET kelurahan_code = i.kelurahan_code, address = i.address, rt = i.rt, rw = i.rw, "
@@ -109,14 +109,14 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
     assignments = ", ".join(f"{f} = {as_json('s.' + f)}" if f == "disability_types" else f"{f} = s.{f}"
                             for f in PERSON_FIELDS)
     persons_updated = run(
-        f"UPDATE persons SET household_id = i.household_id, {assignments}, active = true, "  # nosec B608 - fixed names
+        f"UPDATE persons SET household_id = i.household_id, {assignments}, active = true, "  # noqa: S608  # nosec B608 - fixed names
         "codelist_version = :codelist, updated_at = :now FROM import_stage s, import_hh i "
         "WHERE s.valid AND i.kk_hash = s.kk_hash AND persons.nik_hash = s.nik_hash AND "
         f"(persons.household_id <> i.household_id OR NOT persons.active OR {differs})")
     columns = ", ".join(PERSON_FIELDS)
     selected = ", ".join(as_json("s." + f) if f == "disability_types" else "s." + f for f in PERSON_FIELDS)
     persons_new = run(
-        f"INSERT INTO persons (household_id, nik_ciphertext, nik_hash, nik_masked, {columns}, codelist_version, "  # nosec B608
+        f"INSERT INTO persons (household_id, nik_ciphertext, nik_hash, nik_masked, {columns}, codelist_version, "  # noqa: S608  # nosec B608
         f"active, created_at, updated_at) SELECT i.household_id, s.nik_ct, s.nik_hash, s.nik_masked, {selected}, "
         ":codelist, true, :now, :now FROM import_stage s JOIN import_hh i ON i.kk_hash = s.kk_hash "
         "WHERE s.valid AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.nik_hash = s.nik_hash) ORDER BY s.row_no")

@@ -48,7 +48,7 @@ def household_rows(index: int, kelurahan: Sequence[str], *, release: str = "DTSE
 def generate(path: Path | str, households: int, kelurahan: Sequence[str], *, seed: int = 7,
              release: str = "DTSEN-2025-Q2", delimiter: str = ",", offset: int = 0) -> int:
     """Write a CSV of *households* households; returns the number of person rows."""
-    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+    rng = random.Random(seed)
     count = 0
     with Path(path).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=delimiter)
@@ -61,6 +61,6 @@ def generate(path: Path | str, households: int, kelurahan: Sequence[str], *, see
 
 
 def iter_rows(households: int, kelurahan: Sequence[str], seed: int = 7, **kwargs) -> Iterator[list[str]]:
-    rng = random.Random(seed)  # noqa: S311
+    rng = random.Random(seed)
     for index in range(households):
         yield from household_rows(index, kelurahan, rng=rng, **kwargs)

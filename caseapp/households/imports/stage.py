@@ -109,7 +109,7 @@ def load(conn: Connection, opened: Opened, context: Context, *, workers: int | N
         yield from chunks
 
     copy_sql = f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN"  # nosec B608 - fixed names
-    insert_sql = text(f"INSERT INTO import_stage ({', '.join(STAGE_COLUMNS)}) "  # nosec B608 - fixed names
+    insert_sql = text(f"INSERT INTO import_stage ({', '.join(STAGE_COLUMNS)}) "  # noqa: S608  # nosec B608
                       f"VALUES ({', '.join(':' + c for c in STAGE_COLUMNS)})")
 
     def consume(results: Iterator[ChunkResult], sink) -> None:
@@ -183,7 +183,7 @@ def household_checks(conn: Connection, stats: StageStats, headers: dict[str, str
                            "ganda atau perbaiki NIK yang salah."))
 
     # Exactly one head per KK, at most MAX_MEMBERS members, one address/desil per KK.
-    for kk_hash, row_no, masked, heads, members, signatures in conn.execute(text(
+    for _kk_hash, row_no, masked, heads, members, signatures in conn.execute(text(
         "SELECT kk_hash, MIN(row_no), MIN(kk_masked), "
         "SUM(CASE WHEN relation = 'head' THEN 1 ELSE 0 END), COUNT(*), COUNT(DISTINCT hh_sig) "
         "FROM import_stage WHERE valid GROUP BY kk_hash "
@@ -222,7 +222,7 @@ def household_checks(conn: Connection, stats: StageStats, headers: dict[str, str
         for start in range(0, len(bad_rows), 500):
             part = bad_rows[start:start + 500]
             conn.execute(text(
-                "UPDATE import_stage SET valid = false WHERE kk_hash IN "
+                "UPDATE import_stage SET valid = false WHERE kk_hash IN "  # noqa: S608 - ints
                 f"(SELECT kk_hash FROM import_stage WHERE row_no IN ({', '.join(str(int(r)) for r in part)}))"  # nosec B608 - ints
             ))
     stats.seconds["checks"] = time.perf_counter() - started

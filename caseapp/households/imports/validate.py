@@ -127,7 +127,7 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _small_int(value: object, low: int, high: int) -> int | None | str:
+def _small_int(value: object, low: int, high: int) -> int | str | None:
     """int, None for blank, or "bad"."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -164,7 +164,7 @@ def parse_date(value: object) -> date | None:
             text = text.split(" ")[0].split("T")[0]
             for fmt in _DATE_FORMATS:
                 try:
-                    return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date
+                    return datetime.strptime(text, fmt).date()
                 except ValueError:
                     continue
             return None
@@ -200,9 +200,9 @@ def check_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer,
         found.append((name, _text(v.get(name)) if shown is None else str(shown), message))
 
     for name in REQUIRED:
-        if v[name] is None or (isinstance(v[name], str) and not v[name].strip()):
-            if name not in ("kk", "nik"):
-                bad(name, MESSAGES["required"], "")
+        blank = v[name] is None or (isinstance(v[name], str) and not v[name].strip())
+        if blank and name not in ("kk", "nik"):
+            bad(name, MESSAGES["required"], "")
 
     kelurahan = _text(v["kelurahan_code"])
     if kelurahan:
@@ -215,7 +215,7 @@ def check_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer,
         elif ctx.allowed is not None and kelurahan not in ctx.allowed:
             bad("kelurahan_code", MESSAGES["kelurahan_scope"])
             kelurahan = None
-    kecamatan = kelurahan.rsplit(".", 1)[0] if kelurahan else None
+    kelurahan.rsplit(".", 1)[0] if kelurahan else None
 
     kk_result = validate_kk(v["kk"], today=ctx.today)
     kk = kk_result.value if kk_result.ok else None
@@ -336,7 +336,7 @@ def check_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer,
 def process_chunk(chunk: list[tuple[int, list]]) -> ChunkResult:
     """Validate and seal a chunk of (row number, raw cells); in a worker or in-process."""
     ctx, sealer = _context, _sealer
-    assert ctx is not None and sealer is not None, "init_worker() first"  # noqa: S101 - programming error
+    assert ctx is not None and sealer is not None, "init_worker() first"
     started = time.perf_counter()
     errors: list = []
     timing = [0.0, 0.0]
