@@ -22,6 +22,7 @@ from caseapp.auth.models import User
 from caseapp.cases import operations as ops
 from caseapp.cases.models import Intervention
 from caseapp.extensions import db
+from caseapp.households.models import ImportJob, ImportStatus
 from caseapp.notifications.models import Notification
 from tests.factories import HouseholdFactory, PersonFactory
 from tests.helpers import DEMO_PASSWORD, MFA_USERS, csrf_token, login, totp_code
@@ -75,6 +76,14 @@ MATRIX: dict[str, tuple[str, str, dict[str, str]]] = {
     "households.edit_address": ("POST", "/households/{H}/address", HOUSEHOLD_EDIT),
     "households.change_kk": ("POST", "/households/{H}/kk", HOUSEHOLD_EDIT),
     "households.add_member": ("GET", "/households/{H}/members/new", HOUSEHOLD_EDIT),
+    # Import (issue #5): supervisors and admins; a job is seen by whoever started it (supervisor) and admins.
+    "households.imports": ("GET", "/households/imports", row("403", supervisor="ok", admin="ok")),
+    "households.import_job": ("GET", "/households/imports/{J}", row("403", supervisor="ok", admin="ok")),
+    "households.import_progress": ("GET", "/households/imports/{J}/progress", row("403", supervisor="ok", admin="ok")),
+    "households.import_errors": ("GET", "/households/imports/{J}/errors.csv", row("403", supervisor="ok", admin="ok")),
+    "households.export": ("GET", "/households/export", row("403", worker="ok", worker2="ok", supervisor="ok",
+                                                           admin="ok")),
+    "cases.export": ("GET", "/cases/export", row("403", worker="ok", worker2="ok", supervisor="ok", admin="ok")),
     "notifications.index": ("GET", "/notifications/", ALL),
     "notifications.preferences": ("GET", "/notifications/preferences", ALL),
     "notifications.read_all": ("POST", "/notifications/read-all", ALL),
@@ -146,8 +155,11 @@ def world(app, session):
                                         filename="bukti.pdf", data=b"%PDF-1.4 matrix")
         notification = db.session.scalar(select(Notification).where(Notification.recipient_id == users["worker"].id)
                                          .order_by(Notification.id.desc()))
+        job = ImportJob(created_by_id=users["supervisor"].id, filename="dtsen.csv", status=ImportStatus.DONE,
+                        error_report="baris;kolom;nilai;pesan\n2;NIK;3571********0001;contoh\n")
+        db.session.add(job)
         db.session.commit()
-        return {"H": household.id, "C": case.id, "I": intervention.id, "A": attachment.id, "N": notification.id,
+        return {"J": job.id, "H": household.id, "C": case.id, "I": intervention.id, "A": attachment.id, "N": notification.id,
                 "version": case.version, "iv_version": intervention.version}
 
 

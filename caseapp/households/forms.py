@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     FieldList,
@@ -267,8 +268,6 @@ class MemberForm(FlaskForm, MemberFields):
 
 class ImportForm(FlaskForm):
     """Upload of a DTSEN-style household list (CSV or XLSX); the checks live in ``imports.jobs``."""
-
-    from flask_wtf.file import FileField
 
     file = FileField(_l("Berkas CSV atau XLSX"))
     dry_run = BooleanField(_l("Uji coba saja: periksa dan hitung, jangan simpan"))

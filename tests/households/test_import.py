@@ -157,6 +157,15 @@ def test_wrong_kelurahan_code_names_row_column_and_fix(ctx, tmp_path):
     assert "daftar kelurahan" in result.errors[0][3]
 
 
+def test_kelurahan_outside_the_importers_area_is_refused(ctx, tmp_path):
+    rows = rows_for(3)   # kelurahan in Mojoroto (35.71.01) and Kota (35.71.02)
+    result = run(write_csv(tmp_path / "a.csv", rows), skip_invalid=True,
+                 allowed=lambda region: region.parent_code == "35.71.01")
+    assert result.summary["households_new"] == 2
+    assert {e[1] for e in result.errors} == {"KODE_KELURAHAN"}
+    assert "di luar wilayah tugas Anda" in result.errors[0][3]
+
+
 def test_duplicated_rows_are_reported_never_merged(ctx, tmp_path):
     rows = rows_for(2)
     rows.append(list(rows[1]))
