@@ -79,8 +79,10 @@ MATRIX: dict[str, tuple[str, str, dict[str, str]]] = {
     # Import (issue #5): supervisors and admins; a job is seen by whoever started it (supervisor) and admins.
     "households.imports": ("GET", "/households/imports", row("403", supervisor="ok", admin="ok")),
     "households.import_job": ("GET", "/households/imports/{J}", row("403", supervisor="ok", admin="ok")),
-    "households.import_progress": ("GET", "/households/imports/{J}/progress", row("403", supervisor="ok", admin="ok")),
-    "households.import_errors": ("GET", "/households/imports/{J}/errors.csv", row("403", supervisor="ok", admin="ok")),
+    "households.import_progress": ("GET", "/households/imports/{J}/progress",
+                                   row("403", supervisor="ok", admin="ok")),
+    "households.import_errors": ("GET", "/households/imports/{J}/errors.csv",
+                                 row("403", supervisor="ok", admin="ok")),
     "households.export": ("GET", "/households/export", row("403", worker="ok", worker2="ok", supervisor="ok",
                                                            admin="ok")),
     "cases.export": ("GET", "/cases/export", row("403", worker="ok", worker2="ok", supervisor="ok", admin="ok")),
@@ -159,8 +161,8 @@ def world(app, session):
                         error_report="baris;kolom;nilai;pesan\n2;NIK;3571********0001;contoh\n")
         db.session.add(job)
         db.session.commit()
-        return {"J": job.id, "H": household.id, "C": case.id, "I": intervention.id, "A": attachment.id, "N": notification.id,
-                "version": case.version, "iv_version": intervention.version}
+        return {"H": household.id, "C": case.id, "I": intervention.id, "A": attachment.id, "N": notification.id,
+                "version": case.version, "iv_version": intervention.version, "J": job.id}
 
 
 class Visitor:

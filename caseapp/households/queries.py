@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, Select, exists, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select, true
 
 from caseapp.agencies.models import AgencyKind, Region
 from caseapp.auth.models import Role, User
@@ -71,7 +71,7 @@ def filtered_households(user: User, *, kelurahan: str | None = None, desil: int 
     if desil is not None:
         stmt = stmt.where(Household.desil == desil)
     if q:
-        stmt = stmt.where(exists().where(Person.household_id == Household.id, Person.active.is_(True), name_matches(q)))
+        stmt = stmt.where(Household.id.in_(select(Person.household_id).where(Person.active.is_(True), name_matches(q))))
     return stmt
 
 
@@ -81,10 +81,12 @@ def name_matches(q: str) -> ColumnElement[bool]:
     ``name % q`` (whole-name similarity) or ``q <% name`` (*q* close to a word run of the name), both
     served by ``ix_persons_name_trgm``, as is the ILIKE.
     """
-    contains = Person.name.icontains(q, autoescape=True)
     if db.session.get_bind().dialect.name != "postgresql":
-        return contains
-    return or_(contains, Person.name.bool_op("%")(q), literal(q).bool_op("<%")(Person.name))
+        return Person.name.icontains(q, autoescape=True)
+    # ILIKE on the column itself (not lower(name)), so the trigram index answers it too.
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(Person.name.ilike(f"%{escaped}%", escape="\\"), Person.name.bool_op("%")(q),
+               literal(q).bool_op("<%")(Person.name))
 
 
 def count_households(stmt: Select) -> int:

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from caseapp.auth.models import User
 from caseapp.core.audit import AccessKind, AccessLog
 from caseapp.core.crypto import keyring
 from caseapp.extensions import db
@@ -16,7 +17,6 @@ from caseapp.households.exports import safe_cell
 from caseapp.households.imports.engine import run_import
 from caseapp.households.models import Household
 from caseapp.households.queries import filtered_households
-from caseapp.auth.models import User
 from tests.helpers import csrf_token, login
 from tests.households.dtsen import col, rows_for, write_csv
 

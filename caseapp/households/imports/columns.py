@@ -66,13 +66,15 @@ RELATION_CODES: dict[str, Relation] = {
     "6": Relation.PARENT, "orang_tua": Relation.PARENT, "orangtua": Relation.PARENT,
     "7": Relation.PARENT_IN_LAW, "mertua": Relation.PARENT_IN_LAW,
     "8": Relation.OTHER_RELATIVE, "famili_lain": Relation.OTHER_RELATIVE,
-    "9": Relation.HOUSEHOLD_HELP, "pembantu": Relation.HOUSEHOLD_HELP, "pembantu_rumah_tangga": Relation.HOUSEHOLD_HELP,
+    "9": Relation.HOUSEHOLD_HELP, "pembantu": Relation.HOUSEHOLD_HELP,
+    "pembantu_rumah_tangga": Relation.HOUSEHOLD_HELP,
     "10": Relation.OTHER, "lainnya": Relation.OTHER,
 }
 for _relation in Relation:
     RELATION_CODES.setdefault(_relation.value, _relation)
 
-SEX_CODES = {"1": "L", "l": "L", "laki_laki": "L", "lk": "L", "2": "P", "p": "P", "perempuan": "P", "pr": "P"}
+SEX_CODES = {"1": "L", "L": "L", "l": "L", "laki_laki": "L", "lk": "L",
+             "2": "P", "P": "P", "p": "P", "perempuan": "P", "pr": "P"}
 BOOL_CODES = {"1": True, "ya": True, "y": True, "true": True, "2": False, "0": False, "tidak": False, "t": False,
               "false": False}
 

@@ -44,6 +44,8 @@ _DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d", "%d
 _INT_TEXT = re.compile(r"[0-9]+(?:[.,]0+)?")
 _MONEY_NOISE = re.compile(r"(?i)^rp\.?\s*|[\s.,]")
 _SPLIT = re.compile(r"[,;|/]+")
+_DMY = re.compile(r"([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})")
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 MESSAGES = {
     "required": "Kolom ini wajib diisi.",
@@ -119,8 +121,14 @@ def init_worker(context: Context) -> None:
 
 
 def _text(value: object) -> str | None:
+    """Trimmed text with inner runs of spaces collapsed; None for blank."""
     if value is None:
         return None
+    if type(value) is str:
+        text = value.strip()
+        if "  " in text or "\t" in text or "\n" in text:
+            text = " ".join(text.split())
+        return text or None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text = " ".join(str(value).split())
@@ -129,6 +137,9 @@ def _text(value: object) -> str | None:
 
 def _small_int(value: object, low: int, high: int) -> int | str | None:
     """int, None for blank, or "bad"."""
+    if type(value) is str and value.isdigit() and value.isascii():
+        number = int(value)
+        return number if low <= number <= high else "bad"
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -158,6 +169,13 @@ def parse_date(value: object) -> date | None:
         serial = value
     else:
         text = str(value).strip()
+        match = _DMY.fullmatch(text)
+        if match:
+            day, month, year = match.groups()
+            try:
+                return date(int(year), int(month), int(day))
+            except ValueError:
+                return None
         if re.fullmatch(r"[0-9]{1,5}(?:\.0+)?", text):
             serial = float(text)
         else:
@@ -173,13 +191,23 @@ def parse_date(value: object) -> date | None:
     return _EXCEL_EPOCH + timedelta(days=int(serial))
 
 
-def _code(value: str, mapping: dict[str, str]) -> str | None:
+def _code(value: str, mapping: dict) -> object:
+    found = mapping.get(value)
+    if found is not None:
+        return found
     return mapping.get(header_key(value)) or mapping.get(value.strip().lower())
 
 
 def _copy_text(value: object) -> str:
+    kind = type(value)
+    if kind is str:
+        if _COPY_SPECIAL.search(value) is None:
+            return value
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     if value is None:
         return "\\N"
+    if kind is int:
+        return str(value)
     if isinstance(value, bytes):
         return "\\\\x" + value.hex()
     if isinstance(value, bool):
@@ -245,7 +273,7 @@ def check_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer,
         bad("name", MESSAGES["name_long"], name[:40])
     sex = None
     if _text(v["sex"]):
-        sex = SEX_CODES.get(header_key(_text(v["sex"])))
+        sex = _code(_text(v["sex"]), SEX_CODES)
         if sex is None:
             bad("sex", MESSAGES["sex"])
     born = None
@@ -261,7 +289,7 @@ def check_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer,
             born = None
     relation = None
     if _text(v["relation"]):
-        relation = RELATION_CODES.get(header_key(_text(v["relation"])))
+        relation = _code(_text(v["relation"]), RELATION_CODES)
         if relation is None:
             bad("relation", MESSAGES["relation"])
 
@@ -297,7 +325,7 @@ def check_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer,
         text = _text(v[name_])
         flags[name_] = None
         if text:
-            flag = BOOL_CODES.get(header_key(text))
+            flag = _code(text, BOOL_CODES)
             if flag is None:
                 bad(name_, MESSAGES["bool"])
             flags[name_] = flag
