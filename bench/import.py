@@ -194,6 +194,14 @@ def search_bench() -> dict:
         return run
 
     misspelt = "Sulistyowati Kusumaningrun"
+    if os.environ.get("BENCH_EXPLAIN"):
+        stmt = filtered_households(admin, q=misspelt).order_by(Household.id.desc()).limit(25)
+        compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
+        with db.session.connection().connection.driver_connection.cursor() as cursor:
+            cursor.execute("EXPLAIN ANALYZE " + str(compiled).replace("%%", "%"))
+            for line in cursor.fetchall():
+                print(line[0])
+        db.session.rollback()
     found_total, found_rows = page(admin, misspelt)()
     assert household.id in [h.id for h in found_rows], "misspelt name search did not find the probe"
     common_total, _rows = page(admin, "Siti Rahayou")()

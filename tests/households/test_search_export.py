@@ -109,5 +109,5 @@ def test_misspelt_name_finds_the_household_on_postgresql(ctx, tmp_path):
     result = run_import(db.session.connection(), write_csv(tmp_path / "f.csv", rows), keyring=keyring())
     assert result.merged
     admin = db.session.scalar(select(User).where(User.email == "admin@sinergi.test"))
-    found = db.session.scalars(filtered_households(admin, q="Selamet Prasetio")).all()
+    found = db.session.scalars(filtered_households(admin, q="Slamet Prasetio")).all()
     assert [h.kk_hash for h in found] == [db.session.scalar(select(Household.kk_hash).order_by(Household.id))]
