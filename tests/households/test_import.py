@@ -242,3 +242,11 @@ def test_worker_processes_give_the_same_result(ctx, tmp_path):
     result = run(write_csv(tmp_path / "big.csv", rows), workers=2)
     assert result.merged and result.summary["workers"] == 2, messages(result)
     assert count(Person) == len(rows) and result.summary["persons_new"] == len(rows)
+
+
+def test_the_documented_sample_file_imports_cleanly(ctx):
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "docs" / "dtsen-contoh.csv"
+    result = run(sample)
+    assert result.ok and result.merged and result.errors == [], messages(result)
