@@ -126,3 +126,18 @@ def test_progress_fragment_polls_while_running(client, app):
     fragment = client.get(f"/households/imports/{job_id}/progress").get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in fragment and 'value="1200"' in fragment and 'max="4000"' in fragment
     assert "1,200 dari 4,000 baris diproses, 3 galat" in fragment and "<script" not in fragment
+
+
+def test_the_celery_task_runs_a_queued_job_once(ctx, app, tmp_path):
+    from caseapp.auth.models import User
+    from caseapp.households.imports.jobs import start_import
+    from workers.imports import run_import as task
+
+    admin = db.session.scalar(select(User).where(User.email == "admin@sinergi.test"))
+    data = write_csv(tmp_path / "d.csv", rows_for(2)).read_bytes()
+    job = start_import(db.session, actor=admin, filename="dtsen.csv", data=data)
+    db.session.info.pop("sinergi_pending_jobs", None)   # run it here, not after commit
+    db.session.commit()
+    assert task.run(job.id) == "done"
+    assert task.run(job.id) == "done"   # a redelivered message finds it done and changes nothing
+    assert db.session.scalar(select(func.count()).select_from(Household)) == 2

@@ -112,12 +112,16 @@ class _Sealer:
 
 _context: Context | None = None
 _sealer: _Sealer | None = None
+_kk_cache: dict = {}
+_sealed_kk: dict = {}
 
 
 def init_worker(context: Context) -> None:
     global _context, _sealer
     _context = context
     _sealer = _Sealer(context.keyring)
+    _kk_cache.clear()
+    _sealed_kk.clear()
 
 
 def _text(value: object) -> str | None:
@@ -245,7 +249,13 @@ def check_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer,
             kelurahan = None
     kelurahan.rsplit(".", 1)[0] if kelurahan else None
 
-    kk_result = validate_kk(v["kk"], today=ctx.today)
+    kk_result = _kk_cache.get(v["kk"]) if isinstance(v["kk"], str | int) else None
+    if kk_result is None:
+        kk_result = validate_kk(v["kk"], today=ctx.today)
+        if isinstance(v["kk"], str | int):
+            if len(_kk_cache) > 64:
+                _kk_cache.clear()
+            _kk_cache[v["kk"]] = kk_result
     kk = kk_result.value if kk_result.ok else None
     for issue in kk_result.errors:
         bad("kk", issue.message("id"), mask_digits(normalize_number(v["kk"])))
@@ -345,7 +355,12 @@ def check_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer,
     if kk is None:
         return None
     started = time.perf_counter()
-    kk_ct, kk_hash = sealer.seal(kk, "kk")
+    # Members of one household follow each other: their KK is sealed once.
+    sealed_kk = _sealed_kk.get(kk)
+    if sealed_kk is None:
+        _sealed_kk.clear()
+        sealed_kk = _sealed_kk[kk] = sealer.seal(kk, "kk")
+    kk_ct, kk_hash = sealed_kk
     if found or nik is None:
         timing[1] += time.perf_counter() - started
         return (row_no, False, kk_hash) + (None,) * (len(STAGE_COLUMNS) - 3)
