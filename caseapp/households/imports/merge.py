@@ -86,12 +86,12 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
                    "AND (h.desil_release IS NULL OR i.release >= h.desil_release) "
                    "AND (h.desil IS DISTINCT FROM i.desil OR h.desil_release IS DISTINCT FROM i.release)")
     run("INSERT INTO household_desil_history (household_id, desil, release, recorded_at) "  # noqa: S608 - fixed names
-        "SELECT i.household_id, i.desil, i.release, :now FROM import_hh i, households h WHERE " + newer_desil)
+        "SELECT i.household_id, i.desil, i.release, :now FROM import_hh i, households h WHERE " + newer_desil)  # nosec B608
     run("INSERT INTO household_desil_history (household_id, desil, release, recorded_at) "
         "SELECT household_id, desil, release, :now FROM import_hh WHERE is_new AND desil IS NOT NULL")
     desil_updated = run(
         "UPDATE households SET desil = i.desil, desil_release = i.release, version = households.version + 1, "  # noqa: S608 - fixed names
-        "updated_at = :now FROM import_hh i, households h WHERE h.id = households.id AND " + newer_desil)
+        "updated_at = :now FROM import_hh i, households h WHERE h.id = households.id AND " + newer_desil)  # nosec B608
     address_updated = run(
         "UPDATE households SET kelurahan_code = i.kelurahan_code, address = i.address, rt = i.rt, rw = i.rw, "
         "version = households.version + 1, updated_at = :now FROM import_hh i "

@@ -37,7 +37,13 @@ class Opened:
     estimated_rows: int | None
 
     def position(self) -> int:
-        return self._position() if self._position else 0
+        """Bytes read so far (approximately); the whole size once the file is read and closed."""
+        if not self._position:
+            return 0
+        try:
+            return self._position()
+        except ValueError:
+            return self.size
 
     _position: object = None
 
