@@ -250,3 +250,21 @@ def test_the_documented_sample_file_imports_cleanly(ctx):
     sample = Path(__file__).resolve().parents[2] / "docs" / "dtsen-contoh.csv"
     result = run(sample)
     assert result.ok and result.merged and result.errors == [], messages(result)
+
+
+def test_cli_imports_reports_and_refuses(app, ctx, tmp_path):
+    runner = app.test_cli_runner()
+    good = write_csv(tmp_path / "good.csv", rows_for(2))
+    dry = runner.invoke(args=["import", "households", str(good), "--dry-run"])
+    assert dry.exit_code == 0 and "households_new=2" in dry.output and "Uji coba" in dry.output
+    assert count(Household) == 0
+    done = runner.invoke(args=["import", "households", str(good)])
+    assert done.exit_code == 0 and "Selesai" in done.output and count(Household) == 2
+    rows = rows_for(2, offset=100)
+    rows[0][col("NIK")] = "3571"
+    bad = write_csv(tmp_path / "bad.csv", rows)
+    refused = runner.invoke(args=["import", "households", str(bad)])
+    assert refused.exit_code == 1 and "Tidak ada yang diimpor" in refused.output
+    report = (tmp_path / "bad.csv.errors.csv").read_text(encoding="utf-8-sig")
+    assert report.splitlines()[0] == "baris;kolom;nilai;pesan" and "NIK harus 16 angka" in report
+    assert count(Household) == 2
