@@ -259,11 +259,14 @@ def main() -> None:
                   f"{rss_before} MB), largest worker={result.summary['peak_rss_mb']} MB")
             print("  " + ", ".join(f"{k}={v}" for k, v in result.summary.items()
                                    if k.startswith(("households_", "persons_"))))
+            print("  merge steps (s): " + ", ".join(f"{k}={v}" for k, v in result.summary["merge_steps"].items()))
             again, again_seconds = timed_import(path)
             changed = {k: v for k, v in again.summary.items()
                        if k.startswith(("households_", "persons_")) and k != "households_in_file" and v}
             print(f"re-import (same file):    {again_seconds:.2f} s = {again.rows / again_seconds:,.0f} rows/s, "
                   f"changes: {changed or 'none'}")
+            print("  stages (s): " + ", ".join(f"{k}={v}" for k, v in again.seconds.items()))
+            print("  merge steps (s): " + ", ".join(f"{k}={v}" for k, v in again.summary["merge_steps"].items()))
             results["copy"] = {"rows": copy_rows, "seconds": round(copy_seconds, 3), "rows_per_s": round(copy_rate)}
             results["import"] = {"rows": result.rows, "seconds": round(seconds, 3), "rows_per_s": round(rate),
                                  "ratio_to_copy": round(rate / copy_rate, 4), "stages_s": result.seconds,

@@ -32,8 +32,13 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
     postgres = conn.dialect.name == "postgresql"
     params = {**_values(conn, today, now), "codelist": codelist_version, "reason": KK_REASON}
 
+    steps: list[tuple[str, float]] = []
+
     def run(sql: str, **extra) -> int:
-        return conn.execute(text(sql), {**params, **extra}).rowcount or 0
+        t0 = time.perf_counter()
+        count = conn.execute(text(sql), {**params, **extra}).rowcount or 0
+        steps.append((" ".join(sql.split()[:3]) + f" #{len(steps) + 1}", round(time.perf_counter() - t0, 3)))
+        return count
 
     def json_text(expr: str) -> str:
         return f"CAST({expr} AS text)" if postgres else expr
@@ -127,4 +132,5 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
         "households_desil_updated": desil_updated, "persons_new": persons_new,
         "persons_updated": persons_updated - (moved or 0), "persons_moved": moved or 0,
         "merge_seconds": round(time.perf_counter() - started, 3),
+        "merge_steps": dict(steps),
     }
