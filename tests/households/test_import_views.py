@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from sqlalchemy import func, select
 
 from caseapp.extensions import db
 from caseapp.households.models import Household, ImportJob, ImportStatus
 from tests.helpers import csrf_token, login
 from tests.households.dtsen import col, rows_for, write_csv, write_xlsx
+
+
+@pytest.fixture(autouse=True)
+def embedded_jobs(app, monkeypatch):
+    """Jobs run in-process after the upload's commit (embedded mode), also in a run that has Redis:
+    these tests follow the page, not a broker. The Celery task itself is tested below."""
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
 
 
 def _upload(client, name: str, data: bytes, **flags):
