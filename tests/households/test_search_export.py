@@ -111,3 +111,12 @@ def test_misspelt_name_finds_the_household_on_postgresql(ctx, tmp_path):
     admin = db.session.scalar(select(User).where(User.email == "admin@sinergi.test"))
     found = db.session.scalars(filtered_households(admin, q="Slamet Prasetio")).all()
     assert [h.kk_hash for h in found] == [db.session.scalar(select(Household.kk_hash).order_by(Household.id))]
+
+
+def test_list_page_offers_export_and_import_by_permission(client):
+    login(client, "worker@sinergi.test")
+    page = client.get("/households/?desil=2").get_data(as_text=True)
+    assert "/households/export?format=csv&amp;desil=2" in page and "/households/imports" not in page
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").get_data(as_text=True))})
+    login(client, "supervisor@sinergi.test")
+    assert "/households/imports" in client.get("/households/").get_data(as_text=True)
