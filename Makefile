@@ -8,13 +8,14 @@ PORT ?= 5000
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint worker beat bench install translations clean help
+.PHONY: run test lint worker beat bench bench-import install translations clean help
 
 help:
 	@echo "make run    - install, migrate, load demo data (first start) and serve http://127.0.0.1:$(PORT)"
 	@echo "make test   - install test tools and run lint + the test suite (SQLite; PostgreSQL/Redis when TEST_* set)"
 	@echo "make worker - Celery worker (needs REDIS_URL)      make beat - Celery beat (one per deployment)"
 	@echo "make bench  - notification throughput through Celery + Redis vs a no-op task (needs PostgreSQL, redis-server)"
+	@echo "make bench-import - DTSEN import (100k households) vs a bare COPY, and search at 1 M persons (needs PostgreSQL)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +63,11 @@ beat: install
 # (BENCH_POSTGRES_URL, default the local server). Writes bench/results-notifications.json.
 bench: $(TEST_STAMP) translations
 	$(BIN)/python bench/notifications.py
+
+# DTSEN import vs a bare COPY of the same file, stage times, peak RSS; NIK and misspelt-name search
+# at 1 M persons (BENCH_POSTGRES_URL; BENCH_HOUSEHOLDS, BENCH_PERSONS). Writes bench/results-import.json.
+bench-import: $(TEST_STAMP) translations
+	$(BIN)/python bench/import.py
 
 clean:
 	rm -rf $(VENV) instance/sinergi.db instance/.demo-loaded *.egg-info

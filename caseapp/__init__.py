@@ -28,6 +28,7 @@ from caseapp.core.logging import configure_logging
 from caseapp.extensions import babel, csrf, db, init_celery, limiter, login_manager, migrate
 from caseapp.home.ui import init_ui
 from caseapp.home.views import bp as home_bp
+from caseapp.households.imports.wiring import init_imports
 from caseapp.households.pdp import bp as pdp_bp
 from caseapp.households.views import bp as households_bp
 from caseapp.models import Base
@@ -85,6 +86,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     init_notifications(app)
     init_case_queries()
     init_case_pdp()
+    init_imports(app)
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)

@@ -22,6 +22,7 @@ from caseapp.auth.models import User
 from caseapp.cases import operations as ops
 from caseapp.cases.models import Intervention
 from caseapp.extensions import db
+from caseapp.households.models import ImportJob, ImportStatus
 from caseapp.notifications.models import Notification
 from tests.factories import HouseholdFactory, PersonFactory
 from tests.helpers import DEMO_PASSWORD, MFA_USERS, csrf_token, login, totp_code
@@ -188,10 +189,13 @@ def build_world(app) -> dict[str, int]:
                                         filename="bukti.pdf", data=b"%PDF-1.4 matrix")
         notification = db.session.scalar(select(Notification).where(Notification.recipient_id == users["worker"].id)
                                          .order_by(Notification.id.desc()))
+        job = ImportJob(created_by_id=users["supervisor"].id, filename="dtsen.csv", status=ImportStatus.DONE,
+                        error_report="baris;kolom;nilai;pesan\n2;NIK;3571********0001;contoh\n")
+        db.session.add(job)
         db.session.commit()
         return {"H": household.id, "P": household.members[0].id, "C": case.id, "I": intervention.id,
                 "A": attachment.id, "N": notification.id,
-                "version": case.version, "iv_version": intervention.version}
+                "version": case.version, "iv_version": intervention.version, "J": job.id}
 
 
 class Visitor:

@@ -20,12 +20,12 @@ from celery.signals import setup_logging, task_postrun, task_prerun
 from caseapp import create_app
 from caseapp.core.logging import HEADER, configure_logging, reset_correlation_id, set_correlation_id
 from caseapp.ops.taskstats import record_task_run
-from workers import notifications, retention, tasks
+from workers import imports, notifications, retention, tasks
 from workers.schedule import beat_schedule
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
-celery_app.conf.include = [tasks.__name__, notifications.__name__, retention.__name__]
+celery_app.conf.include = [tasks.__name__, notifications.__name__, retention.__name__, imports.__name__]
 celery_app.conf.beat_schedule = beat_schedule(flask_app.config)
 celery_app.conf.beat_schedule_filename = str(Path(flask_app.instance_path) / "celerybeat-schedule")
 app = celery_app

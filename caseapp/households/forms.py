@@ -12,7 +12,18 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import FieldList, Form, FormField, HiddenField, SelectField, SelectMultipleField, StringField, SubmitField
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -253,3 +264,12 @@ class MemberForm(FlaskForm, MemberFields):
     def apply_errors(self, fields: Mapping[str, list[str]]) -> None:
         self.general_errors = []
         _put_errors(self, fields, self.general_errors)
+
+
+class ImportForm(FlaskForm):
+    """Upload of a DTSEN-style household list (CSV or XLSX); the checks live in ``imports.jobs``."""
+
+    file = FileField(_l("Berkas CSV atau XLSX"))
+    dry_run = BooleanField(_l("Uji coba saja: periksa dan hitung, jangan simpan"))
+    skip_invalid = BooleanField(_l("Lewati rumah tangga yang bermasalah, impor sisanya"))
+    submit = SubmitField(_l("Unggah dan impor"))

@@ -155,7 +155,11 @@ class Person(TimestampMixin, Base):
 
     household: Mapped[Household] = relationship(back_populates="members")
 
-    __table_args__ = (Index("ix_persons_name", "name"),)
+    __table_args__ = (
+        Index("ix_persons_name", "name"),
+        # Typo-tolerant name search: a GIN trigram index on PostgreSQL (migration 0004c), plain on SQLite.
+        Index("ix_persons_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+    )
 
 
 class HousingSurvey(Base):

@@ -21,7 +21,7 @@ from wtforms.fields.choices import SelectChoice
 
 from caseapp.agencies.models import Region, RegionLevel
 from caseapp.auth.models import Role, User
-from caseapp.auth.permissions import Permission, requires
+from caseapp.auth.permissions import Permission, has_permission, requires
 from caseapp.core.audit import AccessKind, record_access
 from caseapp.core.errors import StaleVersion, ValidationFailed
 from caseapp.extensions import db
@@ -142,6 +142,8 @@ def _list_page(search_form: SearchForm, search_result: str | None = None, prefil
         filters=filters, kelurahan_options=_kelurahan_options(current_user),
         search_form=search_form, search_result=search_result, prefill=prefill,
         can_register=Role(current_user.role) in (Role.ADMIN, Role.SUPERVISOR, Role.SOCIAL_WORKER),
+        can_import=has_permission(current_user.role, Permission.HOUSEHOLD_IMPORT),
+        can_export=has_permission(current_user.role, Permission.DATA_EXPORT),
     ), status
 
 
@@ -482,3 +484,7 @@ def add_member(household_id: int):
     else:
         status = 422
     return render_template("households/member_new.html", form=form, household=household), status
+
+
+# Import and export pages attach their routes to ``bp`` (kept in their own modules).
+from caseapp.households import views_export, views_import  # noqa: E402,F401

@@ -146,8 +146,9 @@ def plant(app) -> dict[str, int]:
         for region in db.session.scalars(select(Region).where(Region.code.in_(["35.71.01.1001", "35.71.01"]))):
             region.name = p()
         db.session.commit()
-        return {"H": household.id, "P": household.members[0].id, "C": case.id, "I": doctor.id, "A": attachment.id, "N": 0,
-                "version": case.version, "iv_version": doctor.version, "planted": next(counter)}
+        return {"H": household.id, "P": household.members[0].id, "C": case.id, "I": doctor.id, "A": attachment.id,
+                "N": 0,
+                "version": case.version, "iv_version": doctor.version, "J": 0, "planted": next(counter)}
 
 
 def test_stored_payloads_are_escaped_on_every_page(app, session):

@@ -74,7 +74,8 @@ KK_CHANGE_REASONS: dict[str, Any] = {
 
 # Why a KK history row started, for display: the change reasons plus how first rows came in.
 KK_HISTORY_LABELS: dict[str, Any] = {
-    "initial": _l("Data awal (impor)"), "registered": _l("Saat didaftarkan"), **KK_CHANGE_REASONS,
+    "initial": _l("Data awal (impor)"), "registered": _l("Saat didaftarkan"),
+    "dtsen_update": _l("Pembaruan dari impor DTSEN"), **KK_CHANGE_REASONS,
 }
 # Housing survey answers (DOMAIN.md §5, Regsosek style), for display.
 HOUSING_LABELS: dict[str, dict[str, Any]] = {
