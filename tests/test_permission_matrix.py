@@ -82,6 +82,16 @@ MATRIX: dict[str, tuple[str, str, dict[str, str]]] = {
     # UU PDP access request: supervisors (their kecamatan) and admins; out of scope is tested in tests/privacy.
     "pdp.request_export": ("GET", "/pdp/persons/{P}", row("403", supervisor="ok", admin="ok")),
     "pdp.export": ("POST", "/pdp/persons/{P}", row("403", supervisor="ok", admin="ok")),
+    # Import (issue #5): supervisors and admins; a job is seen by whoever started it (supervisor) and admins.
+    "households.imports": ("GET", "/households/imports", row("403", supervisor="ok", admin="ok")),
+    "households.import_job": ("GET", "/households/imports/{J}", row("403", supervisor="ok", admin="ok")),
+    "households.import_progress": ("GET", "/households/imports/{J}/progress",
+                                   row("403", supervisor="ok", admin="ok")),
+    "households.import_errors": ("GET", "/households/imports/{J}/errors.csv",
+                                 row("403", supervisor="ok", admin="ok")),
+    "households.export": ("GET", "/households/export", row("403", worker="ok", worker2="ok", supervisor="ok",
+                                                           admin="ok")),
+    "cases.export": ("GET", "/cases/export", row("403", worker="ok", worker2="ok", supervisor="ok", admin="ok")),
     "notifications.index": ("GET", "/notifications/", ALL),
     "notifications.preferences": ("GET", "/notifications/preferences", ALL),
     "notifications.read_all": ("POST", "/notifications/read-all", ALL),
