@@ -148,6 +148,9 @@ class Config:
         self.METRICS_TOKEN = _env("METRICS_TOKEN")
         # /readyz fails when the oldest due outbox row has waited longer than this (seconds).
         self.READYZ_OUTBOX_MAX_AGE = float(_env("READYZ_OUTBOX_MAX_AGE", "600") or 600)
+        # Benchmarks only (bench/pages.py): a Server-Timing header with request and SQL time and the
+        # SQL statement count. Off unless asked for; ProdConfig never turns it on.
+        self.SERVER_TIMING = _env("SINERGI_SERVER_TIMING") == "1"
         notification_settings(self)
 
     @property
@@ -219,6 +222,7 @@ class ProdConfig(Config):
             )
         if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
             raise ConfigError("DATABASE_URL must point to PostgreSQL in production.")
+        self.SERVER_TIMING = False  # a benchmark aid; never exposed in production
 
 
 CONFIGS = {"development": DevConfig, "testing": TestConfig, "production": ProdConfig}

@@ -46,13 +46,18 @@ def create_user_command(email, role, agency_code, full_name, kecamatan_code, kel
 
 @demo_cli.command("load")
 @click.option("--households", default=300, show_default=True, type=click.IntRange(0, 20_000_000))
-def demo_load_command(households: int):
+@click.option("--bulk", is_flag=True, help="PostgreSQL load tests: COPY households and cases set-based "
+              "(default above 20,000 households on PostgreSQL).")
+@click.option("--case-share", default=1.0, show_default=True, type=click.FloatRange(0, 1),
+              help="With --bulk: share of the new households that get a case.")
+def demo_load_command(households: int, bulk: bool, case_share: float):
     """Load regions, agencies, programmes, demo users and N synthetic households (idempotent)."""
     if current_app.config["ENV_NAME"] == "production" and not click.confirm(
         "This is a production configuration. Load demo users with a known password?", default=False
     ):
         raise SystemExit(1)
-    summary = load_demo(db.session, households=households, progress=click.echo)
+    bulk = bulk or (households > 20_000 and db.engine.dialect.name == "postgresql")
+    summary = load_demo(db.session, households=households, progress=click.echo, bulk=bulk, case_share=case_share)
     click.echo("Demo data: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
 
 
