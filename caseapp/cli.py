@@ -61,6 +61,20 @@ def demo_load_command(households: int, bulk: bool, case_share: float):
     click.echo("Demo data: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
 
 
+@demo_cli.command("replicate")
+@click.option("--copies", default=9, show_default=True, type=click.IntRange(1, 15))
+@click.option("--first", default=1, show_default=True, type=click.IntRange(1, 15),
+              help="Resume: copies before this one are already stored.")
+def demo_replicate_command(copies: int, first: int):
+    """PostgreSQL load tests: append COPIES copies of the stored households and cases (new NIK/KK)."""
+    from caseapp.demo.bulk import replicate
+
+    if current_app.config["ENV_NAME"] == "production":
+        raise SystemExit("Not on a production configuration.")
+    summary = replicate(db.session, copies, first=first, progress=click.echo)
+    click.echo("Replicated: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+
+
 audit_cli = AppGroup("audit", help="The audit trail.")
 
 

@@ -22,4 +22,8 @@ def beat_schedule(config: Mapping) -> dict:
         "notifications.send_digest": {"task": "notifications.send_digest",
                                       "schedule": crontab(hour=config["NOTIFY_DIGEST_HOUR"], minute=0),
                                       "options": {"expires": 3600}},
+        # Pre-computed default dashboard (issue #8): the page shows when it last ran.
+        "reports.refresh_dashboard": {"task": "reports.refresh_dashboard",
+                                      "schedule": config.get("DASHBOARD_REFRESH_SECONDS", 600),
+                                      "options": {"expires": 300}},
     }

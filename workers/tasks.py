@@ -16,3 +16,14 @@ def check_database() -> dict:
 @shared_task(name="core.do_nothing")
 def do_nothing() -> None:
     """A bare task: the yardstick `make bench` compares notification throughput with."""
+
+
+@shared_task(name="reports.refresh_dashboard")
+def refresh_dashboard() -> dict:
+    """Recompute the pre-computed default dashboard figures (issue #8; scheduled in workers.schedule)."""
+    from caseapp.extensions import db
+    from caseapp.reports.operations import refresh_dashboard_figures
+
+    took = refresh_dashboard_figures(db.session)
+    db.session.commit()
+    return took

@@ -155,7 +155,8 @@ class Person(TimestampMixin, Base):
 
     household: Mapped[Household] = relationship(back_populates="members")
 
-    __table_args__ = (Index("ix_persons_name", "name"),)
+    __table_args__ = (Index("ix_persons_name", "name"),
+                      Index("ix_persons_household_relation", "household_id", "relation"))
 
 
 class HousingSurvey(Base):
