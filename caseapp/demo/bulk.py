@@ -685,8 +685,8 @@ def _clone_sql(conn, off: dict[str, int], top: dict[str, int], number_offset: in
 
 
 def _clone_statements(conn, off, top, number_offset) -> None:
-    H, P, C, S, I = (off[t] for t in ("households", "persons", "cases", "steps", "interventions"))  # noqa: N806
-    params = {"H": H, "P": P, "C": C, "S": S, "I": I, "hmax": top["households"], "pmax": top["persons"],
+    params = {"H": off["households"], "P": off["persons"], "C": off["cases"], "S": off["steps"],
+              "I": off["interventions"], "hmax": top["households"], "pmax": top["persons"],
               "cmax": top["cases"], "smax": top["steps"], "imax": top["interventions"], "n": number_offset}
     conn.execute("""
         INSERT INTO households (id, kk_ciphertext, kk_hash, kk_masked, kelurahan_code, rw, rt, address, latitude,
@@ -779,8 +779,10 @@ def _clone_events(conn, reader_conn, off: dict[str, int], last_id: int, last_has
         || ',"endpoint":null,"ip_address":null,"object_id":' || coalesce(new_object_id::text, 'null')
         || ',"object_type":' || to_json(object_type)::text || ',"occurred_at":"'
         || to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00","request_id":null}'"""
-    esc = "replace(replace(replace(replace({0}, E'\\\\', E'\\\\\\\\'), E'\\t', E'\\\\t'), E'\\n', E'\\\\n'), E'\\r', E'\\\\r')"
-    rest = ("concat_ws(E'\\t', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00', "
+    esc = ("replace(replace(replace(replace({0}, E'\\\\', E'\\\\\\\\'), E'\\t', E'\\\\t'), "
+           "E'\\n', E'\\\\n'), E'\\r', E'\\\\r')")
+    rest = ("concat_ws(E'\\t', "
+            "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00', "
             "coalesce(actor_id::text, E'\\\\N'), action, object_type, coalesce(new_object_id::text, E'\\\\N'), "
             "(case_id + %(C)s)::text, coalesce(" + esc.format("before::text") + ", E'\\\\N'), "
             "coalesce(" + esc.format("after::text") + ", E'\\\\N'), coalesce(" + esc.format("comment")

@@ -60,4 +60,5 @@ def refresh_dashboard_command():
     """Recompute the default dashboard figures now (the scheduled task does this every few minutes)."""
     took = operations.refresh_dashboard_figures(db.session)
     db.session.commit()
-    click.echo("Dashboard figures refreshed: " + ", ".join(f"{scope} {seconds:.1f} s" for scope, seconds in took.items()))
+    click.echo("Dashboard figures refreshed: "
+               + ", ".join(f"{scope} {seconds:.1f} s" for scope, seconds in took.items()))
