@@ -726,7 +726,8 @@ def _clone_statements(conn, off, top, number_offset) -> None:
             source_code, referral_reason, referred_by_id, referred_by_agency_id, round, version, due_at, opened_at,
             closed_at, closure_reason, outcome, retention_until, created_at, updated_at)
         SELECT id + %(C)s, split_part(number, '-', 1) || '-' || split_part(number, '-', 2) || '-'
-                || lpad((split_part(number, '-', 3)::int + %(n)s)::text, 6, '0'),
+                || (SELECT CASE WHEN v < 1000000 THEN lpad(v::text, 6, '0') ELSE v::text END
+                    FROM (SELECT split_part(number, '-', 3)::int + %(n)s AS v) serial),
             household_id + %(H)s, stage, status, owner_id, kelurahan_code, kecamatan_code, source_code,
             referral_reason, referred_by_id, referred_by_agency_id, round, version, due_at, opened_at, closed_at,
             closure_reason, outcome, retention_until, created_at, updated_at

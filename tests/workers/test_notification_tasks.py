@@ -14,7 +14,8 @@ from workers import notifications as tasks
 from workers.schedule import beat_schedule
 
 TASKS = {"notifications.deliver_in_app", "notifications.deliver_email", "notifications.deliver_webhook",
-         "notifications.relay_outbox", "notifications.scan_sla", "notifications.send_digest"}
+         "notifications.relay_outbox", "notifications.scan_sla", "notifications.send_digest",
+        "reports.refresh_dashboard"}  # issue #8: the pre-computed default dashboard
 
 
 def test_tasks_are_named_by_domain_and_routed_to_the_notifications_queue(app):
@@ -54,7 +55,8 @@ def test_claim_lease_outlives_the_task_time_limit(app):
 def test_beat_runs_relay_scan_and_the_digest_at_seven(app):
     schedule = beat_schedule(app.config)
     assert {entry["task"] for entry in schedule.values()} == {
-        "notifications.relay_outbox", "notifications.scan_sla", "notifications.send_digest"}
+        "notifications.relay_outbox", "notifications.scan_sla", "notifications.send_digest",
+        "reports.refresh_dashboard"}  # issue #8: the pre-computed default dashboard
     digest = schedule["notifications.send_digest"]["schedule"]
     assert isinstance(digest, crontab) and digest.hour == {7} and digest.minute == {0}
     assert app.config["CELERY"]["timezone"] == "Asia/Jakarta"
