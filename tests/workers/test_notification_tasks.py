@@ -14,8 +14,7 @@ from workers import notifications as tasks
 from workers.schedule import beat_schedule
 
 TASKS = {"notifications.deliver_in_app", "notifications.deliver_email", "notifications.deliver_webhook",
-         "notifications.relay_outbox", "notifications.scan_sla", "notifications.send_digest",
-        "reports.refresh_dashboard"}  # issue #8: the pre-computed default dashboard
+         "notifications.relay_outbox", "notifications.scan_sla", "notifications.send_digest"}
 
 
 def test_tasks_are_named_by_domain_and_routed_to_the_notifications_queue(app):
