@@ -8,13 +8,15 @@ PORT ?= 5000
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint worker beat bench bench-import install translations clean help
+.PHONY: run test lint worker beat bench bench-smoke bench-notifications bench-dashboard bench-import install translations clean help
 
 help:
 	@echo "make run    - install, migrate, load demo data (first start) and serve http://127.0.0.1:$(PORT)"
 	@echo "make test   - install test tools and run lint + the test suite (SQLite; PostgreSQL/Redis when TEST_* set)"
 	@echo "make worker - Celery worker (needs REDIS_URL)      make beat - Celery beat (one per deployment)"
-	@echo "make bench  - notification throughput through Celery + Redis vs a no-op task (needs PostgreSQL, redis-server)"
+	@echo "make bench  - page timings at 10k/100k/1M cases on PostgreSQL + Redis under gunicorn (docs/performance.md)"
+	@echo "make bench-smoke - the same at 10k cases, a few requests per page (also a PostgreSQL test)"
+	@echo "make bench-notifications - notification throughput through Celery + Redis vs a no-op task"
 	@echo "make bench-import - DTSEN import (100k households) vs a bare COPY, and search at 1 M persons (needs PostgreSQL)"
 
 $(BIN)/python:
@@ -59,15 +61,28 @@ worker: install
 beat: install
 	$(BIN)/celery -A workers.celery_app beat --loglevel INFO
 
-# Not part of `make test`: starts its own redis-server, SMTP server and worker; needs PostgreSQL
-# (BENCH_POSTGRES_URL, default the local server). Writes bench/results-notifications.json.
+# Not part of `make test` (a smoke run of it is). Page timings at 10,000 / 100,000 / 1,000,000 cases:
+# databases sinergi_bench_<size> on BENCH_POSTGRES_URL's server (created, bulk-loaded, reused), Redis
+# BENCH_REDIS_URL (default db 13), gunicorn on 127.0.0.1. Writes bench/results.json and docs/performance.md.
 bench: $(TEST_STAMP) translations
+	$(BIN)/python bench/pages.py
+
+bench-smoke: $(TEST_STAMP) translations
+	$(BIN)/python bench/pages.py --sizes 10k --requests 10 --no-load-test --no-docs --output /tmp/sinergi-bench-smoke.json
+
+# Starts its own redis-server, SMTP server and worker; needs PostgreSQL (BENCH_POSTGRES_URL, default the
+# local server). Writes bench/results-notifications.json.
+bench-notifications: $(TEST_STAMP) translations
 	$(BIN)/python bench/notifications.py
 
 # DTSEN import vs a bare COPY of the same file, stage times, peak RSS; NIK and misspelt-name search
 # at 1 M persons (BENCH_POSTGRES_URL; BENCH_HOUSEHOLDS, BENCH_PERSONS). Writes bench/results-import.json.
 bench-import: $(TEST_STAMP) translations
 	$(BIN)/python bench/import.py
+
+# Dashboard statements and request on whatever the configured database holds (issue #6).
+bench-dashboard: $(TEST_STAMP) translations
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) instance/sinergi.db instance/.demo-loaded *.egg-info

@@ -160,6 +160,9 @@ class Config:
         self.TRUSTED_PROXY_HOPS = int(_env("TRUSTED_PROXY_HOPS", "0") or 0)
         # Where `flask backup create` writes its archives (docs/deploy.md, "Backups").
         self.BACKUP_DIR = _env("BACKUP_DIR")
+        # Benchmarks only (bench/pages.py): a Server-Timing header with request and SQL time and the
+        # SQL statement count. Off unless asked for; ProdConfig never turns it on.
+        self.SERVER_TIMING = _env("SINERGI_SERVER_TIMING") == "1"
         notification_settings(self)
 
     @property
@@ -231,6 +234,7 @@ class ProdConfig(Config):
             )
         if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
             raise ConfigError("DATABASE_URL must point to PostgreSQL in production.")
+        self.SERVER_TIMING = False  # a benchmark aid; never exposed in production
 
 
 CONFIGS = {"development": DevConfig, "testing": TestConfig, "production": ProdConfig}

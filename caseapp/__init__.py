@@ -25,6 +25,7 @@ from caseapp.core.devkeys import ensure_dev_keys
 from caseapp.core.http import init_http
 from caseapp.core.jobs import init_jobs
 from caseapp.core.logging import configure_logging
+from caseapp.core.timing import init_server_timing
 from caseapp.extensions import babel, csrf, db, init_celery, limiter, login_manager, migrate
 from caseapp.home.ui import init_ui
 from caseapp.home.views import bp as home_bp
@@ -80,6 +81,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     init_celery(app)
     init_jobs()
     init_http(app)
+    init_server_timing(app)
     init_audit(app)
     init_access(app)
     init_ui(app)

@@ -48,14 +48,33 @@ def create_user_command(email, role, agency_code, full_name, kecamatan_code, kel
 
 @demo_cli.command("load")
 @click.option("--households", default=300, show_default=True, type=click.IntRange(0, 20_000_000))
-def demo_load_command(households: int):
+@click.option("--bulk", is_flag=True, help="PostgreSQL load tests: COPY households and cases set-based "
+              "(default above 20,000 households on PostgreSQL).")
+@click.option("--case-share", default=1.0, show_default=True, type=click.FloatRange(0, 1),
+              help="With --bulk: share of the new households that get a case.")
+def demo_load_command(households: int, bulk: bool, case_share: float):
     """Load regions, agencies, programmes, demo users and N synthetic households (idempotent)."""
     if current_app.config["ENV_NAME"] == "production" and not click.confirm(
         "This is a production configuration. Load demo users with a known password?", default=False
     ):
         raise SystemExit(1)
-    summary = load_demo(db.session, households=households, progress=click.echo)
+    bulk = bulk or (households > 20_000 and db.engine.dialect.name == "postgresql")
+    summary = load_demo(db.session, households=households, progress=click.echo, bulk=bulk, case_share=case_share)
     click.echo("Demo data: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+
+
+@demo_cli.command("replicate")
+@click.option("--copies", default=9, show_default=True, type=click.IntRange(1, 15))
+@click.option("--first", default=1, show_default=True, type=click.IntRange(1, 15),
+              help="Resume: copies before this one are already stored.")
+def demo_replicate_command(copies: int, first: int):
+    """PostgreSQL load tests: append COPIES copies of the stored households and cases (new NIK/KK)."""
+    from caseapp.demo.bulk import replicate
+
+    if current_app.config["ENV_NAME"] == "production":
+        raise SystemExit("Not on a production configuration.")
+    summary = replicate(db.session, copies, first=first, progress=click.echo)
+    click.echo("Replicated: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
 
 
 audit_cli = AppGroup("audit", help="The audit trail.")

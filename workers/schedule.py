@@ -27,4 +27,8 @@ def beat_schedule(config: Mapping) -> dict:
         "cases.anonymise_expired": {"task": "cases.anonymise_expired",
                                     "schedule": crontab(hour=config["RETENTION_HOUR"], minute=30),
                                     "options": {"expires": 6 * 3600}},
+        # Pre-computed default dashboard (issue #8): the page shows when it last ran.
+        "reports.refresh_dashboard": {"task": "reports.refresh_dashboard",
+                                      "schedule": config.get("DASHBOARD_REFRESH_SECONDS", 600),
+                                      "options": {"expires": 300}},
     }

@@ -26,3 +26,14 @@ def hand_over_caseload(job_id: int) -> dict:
     """Run a caseload handover job, committing after every batch so the screen shows progress."""
     job = run_handover(db.session, job_id, commit=db.session.commit)
     return {"job": job_id, "moved": job.moved if job else 0, "status": str(job.status) if job else "missing"}
+
+
+@shared_task(name="reports.refresh_dashboard")
+def refresh_dashboard() -> dict:
+    """Recompute the pre-computed default dashboard figures (issue #8; scheduled in workers.schedule)."""
+    from caseapp.extensions import db
+    from caseapp.reports.operations import refresh_dashboard_figures
+
+    took = refresh_dashboard_figures(db.session)
+    db.session.commit()
+    return took

@@ -93,6 +93,7 @@ class Case(TimestampMixin, Base):
         Index("ix_cases_kelurahan_stage", "kelurahan_code", "stage", "status"),
         Index("ix_cases_kecamatan_stage", "kecamatan_code", "stage", "due_at"),
         Index("ix_cases_due_at", "due_at"),
+        Index("ix_cases_stage_due_id", "stage", "due_at", "id"),
     )
 
 
@@ -125,6 +126,7 @@ class Step(Base):
         Index("ix_steps_assignee_status_due", "assignee_id", "status", "due_at"),
         Index("ix_steps_agency_status_due", "agency_id", "status", "due_at"),
         Index("ix_steps_status_due", "status", "due_at"),
+        Index("ix_steps_kind_status_due", "kind", "status", "due_at"),
     )
 
 

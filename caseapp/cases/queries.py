@@ -126,13 +126,14 @@ def _head():
     return aliased(Person, name="head")
 
 
-def _filtered(user: User, filters: CaseFilters, head) -> Select:
-    stmt = (
-        select(Case.id)
-        .join(Household, Household.id == Case.household_id)
-        .outerjoin(head, and_(head.household_id == Household.id, head.relation == Relation.HEAD))
-        .where(case_scope(user))
-    )
+def _filtered(user: User, filters: CaseFilters, head, *, sort: str | None = None) -> Select:
+    """``SELECT cases.id`` in scope matching *filters*; joins the household or its head only when a
+    filter (or the *sort* key) needs them, so counts and deep pages stay on the cases indexes."""
+    stmt = select(Case.id).where(case_scope(user))
+    if filters.desil is not None or sort == "desil":
+        stmt = stmt.join(Household, Household.id == Case.household_id)
+    if filters.q or sort == "name":
+        stmt = stmt.outerjoin(head, and_(head.household_id == Case.household_id, head.relation == Relation.HEAD))
     if filters.stage:
         stmt = stmt.where(Case.stage == filters.stage)
     if filters.status:
@@ -164,23 +165,41 @@ def _filtered(user: User, filters: CaseFilters, head) -> Select:
 
 
 def caseload(user: User, filters: CaseFilters) -> Page:
-    """A page of the cases *user* may see, filtered and sorted; two queries."""
+    """A page of the cases *user* may see, filtered and sorted; two queries.
+
+    The page is chosen on ids alone (a "deferred join"): the inner query walks the cases index in
+    sort order (joining the household or head only for filters or sorts on them) and skips to the
+    page, and only the page's rows are joined with household, head, owner and region. Deep pages
+    thus cost index entries, not joined rows; page numbers stay the contract (DESIGN.md §6).
+    """
     head = _head()
     per_page = max(1, min(filters.per_page, MAX_PER_PAGE))
     page = max(1, filters.page)
-    base = _filtered(user, filters, head)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    sort_column = SORTS.get(filters.sort, Case.due_at)
+    sort = filters.sort if filters.sort in SORTS else "due"
+    total = db.session.scalar(select(func.count()).select_from(_filtered(user, filters, head).subquery())) or 0
+    sort_column = SORTS[sort]
     if sort_column is Person.name:
         sort_column = head.name
     order = sort_column.desc() if filters.descending else sort_column.asc()
-    owner = aliased(User, name="owner")
-    rows_stmt = (
-        base.with_only_columns(Case, head.name, Household.desil, owner.full_name, Region.name)
-        .outerjoin(owner, owner.id == Case.owner_id)
-        .join(Region, Region.code == Case.kelurahan_code)
+    ids = (
+        _filtered(user, filters, head, sort=sort)
         .order_by(order.nulls_last(), Case.id)
         .limit(per_page).offset((page - 1) * per_page)
+    ).subquery("page_ids")
+    owner = aliased(User, name="owner")
+    row_head = _head()
+    row_sort = SORTS[sort]
+    if row_sort is Person.name:
+        row_sort = row_head.name
+    row_order = row_sort.desc() if filters.descending else row_sort.asc()
+    rows_stmt = (
+        select(Case, row_head.name, Household.desil, owner.full_name, Region.name)
+        .join(ids, ids.c.id == Case.id)
+        .join(Household, Household.id == Case.household_id)
+        .outerjoin(row_head, and_(row_head.household_id == Household.id, row_head.relation == Relation.HEAD))
+        .outerjoin(owner, owner.id == Case.owner_id)
+        .join(Region, Region.code == Case.kelurahan_code)
+        .order_by(row_order.nulls_last(), Case.id)
     )
     rows = [CaseRow(case, head_name, desil, owner_name, kel) for case, head_name, desil, owner_name, kel
             in db.session.execute(rows_stmt)]

@@ -215,13 +215,12 @@ class WorkerOption:
 
 def eligible_workers(case: Case) -> list[WorkerOption]:
     """Active social workers serving the case's kecamatan (or the whole city), with their open cases."""
-    load = (select(Case.owner_id, func.count(Case.id).label("n"))
-            .where(Case.stage != Stage.CLOSED, Case.owner_id.is_not(None))
-            .group_by(Case.owner_id).subquery())
+    # Counted per listed worker on the (owner_id, stage) index, not grouped over every case.
+    load = (select(func.count()).where(Case.owner_id == User.id, Case.stage != Stage.CLOSED)
+            .correlate(User).scalar_subquery())
     stmt = (
-        select(User.id, User.full_name, Region.name, func.coalesce(load.c.n, 0))
+        select(User.id, User.full_name, Region.name, load)
         .outerjoin(Region, Region.code == User.kelurahan_code)
-        .outerjoin(load, load.c.owner_id == User.id)
         .where(User.role == Role.SOCIAL_WORKER, User.active.is_(True),
                or_(User.kecamatan_code.is_(None), User.kecamatan_code == case.kecamatan_code))
         .order_by(User.full_name)

@@ -52,8 +52,17 @@ def load_demo_users(session: Session) -> int:
     return added
 
 
-def load_demo(session: Session, *, households: int = 300, progress: Callable[[str], object] = print) -> dict[str, int]:
-    """Reference data, demo users and *households* synthetic households; commits in batches."""
+def load_demo(session: Session, *, households: int = 300, progress: Callable[[str], object] = print,
+              bulk: bool = False, case_share: float = 1.0) -> dict[str, int]:
+    """Reference data, demo users and *households* synthetic households; commits in batches.
+
+    *bulk* (PostgreSQL, load tests): households and a case for *case_share* of them written with COPY
+    (:mod:`caseapp.demo.bulk`) instead of walking each case through the workflow operations.
+    """
+    if bulk:
+        from caseapp.demo.bulk import load_bulk
+
+        return load_bulk(session, households, case_share=case_share, progress=progress)
     summary = load_reference_data(session)
     summary["users"] = load_demo_users(session)
     session.commit()

@@ -157,6 +157,7 @@ class Person(TimestampMixin, Base):
 
     __table_args__ = (
         Index("ix_persons_name", "name"),
+        Index("ix_persons_household_relation", "household_id", "relation"),
         # Typo-tolerant name search: a GIN trigram index on PostgreSQL (migration 0004c), plain on SQLite.
         Index("ix_persons_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
     )

@@ -53,3 +53,12 @@ def poverty_line_command(valid_from, rupiah: str, source: str):
         _fail(exc)
     db.session.commit()
     click.echo(f"Poverty line from {line.valid_from}: Rp{line.rupiah_per_capita_month}/person/month.")
+
+
+@reports_cli.command("refresh-dashboard")
+def refresh_dashboard_command():
+    """Recompute the default dashboard figures now (the scheduled task does this every few minutes)."""
+    took = operations.refresh_dashboard_figures(db.session)
+    db.session.commit()
+    click.echo("Dashboard figures refreshed: "
+               + ", ".join(f"{scope} {seconds:.1f} s" for scope, seconds in took.items()))

@@ -55,3 +55,17 @@ class ReportSnapshot(Base):
     taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     __table_args__ = (UniqueConstraint("year", "quarter", name="uq_report_snapshots_year_quarter"),)
+
+
+class DashboardFigures(Base):
+    """Pre-computed dashboard figures for the default view (1 January → today, no narrowing filter)
+    of one scope, refreshed by the scheduled ``reports.refresh_dashboard`` task (issue #8: at a
+    million cases the live statements take seconds). Raw counts; suppression is applied on display.
+    Any other filter is computed live. The page shows ``computed_at``."""
+
+    __tablename__ = "dashboard_figures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)   # "city|2026-01-01|2026-11-28"
+    figures: Mapped[dict]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seconds: Mapped[float | None]

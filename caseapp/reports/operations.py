@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from caseapp.agencies.models import Region, RegionLevel
@@ -75,3 +75,31 @@ def add_poverty_line(session: Session, *, valid_from: date, rupiah_per_capita_mo
                        object_type="poverty_line", object_id=line.id,
                        after={"valid_from": valid_from.isoformat(), "rupiah": str(amount)})
     return line
+
+
+def refresh_dashboard_figures(session: Session) -> dict[str, float]:
+    """Recompute the default dashboard (1 January → today) of the city and of every kecamatan a
+    supervisor is limited to, and replace the stored figures (scheduled; see ``DashboardFigures``).
+    Returns the seconds each scope took."""
+    import time
+
+    from caseapp.auth.models import Role
+    from caseapp.reports.forms import default_filters
+    from caseapp.reports.models import DashboardFigures
+    from caseapp.reports.queries import dashboard_key
+
+    filters = default_filters()
+    kecamatan = session.scalars(select(User.kecamatan_code).where(
+        User.role == Role.SUPERVISOR, User.active.is_(True), User.kecamatan_code.is_not(None)).distinct()).all()
+    took: dict[str, float] = {}
+    rows = []
+    for scope in [Scope(None), *(Scope(code) for code in sorted(kecamatan))]:
+        started = time.perf_counter()
+        figures = compute_figures(scope, filters)
+        took[scope.kecamatan or "city"] = round(time.perf_counter() - started, 2)
+        rows.append(DashboardFigures(key=dashboard_key(scope, filters), figures=figures, computed_at=filters.now,
+                                     seconds=took[scope.kecamatan or "city"]))
+    session.execute(delete(DashboardFigures))
+    session.add_all(rows)
+    session.flush()
+    return took

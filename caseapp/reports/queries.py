@@ -533,6 +533,23 @@ def compute_figures(scope: Scope, f: ReportFilters) -> dict:
     }
 
 
+def dashboard_key(scope: Scope, f: ReportFilters) -> str:
+    return f"{scope.kecamatan or 'city'}|{f.date_from.isoformat()}|{f.date_to.isoformat()}"
+
+
+def dashboard_figures(scope: Scope, f: ReportFilters) -> tuple[dict, datetime | None]:
+    """The dashboard's raw figures and, when they come from the scheduled pre-computation, when that
+    ran. Pre-computed figures answer only the default view (no narrowing filter) of the same period;
+    every other view is computed live (same statements, so the same numbers)."""
+    from caseapp.reports.models import DashboardFigures
+
+    if not (f.kecamatan or f.kelurahan or f.programme or f.agency or f.focus_from):
+        stored = db.session.get(DashboardFigures, dashboard_key(scope, f))
+        if stored is not None and stored.figures.get("schema") == FIGURES_SCHEMA:
+            return stored.figures, stored.computed_at
+    return compute_figures(scope, f), None
+
+
 def filter_choices(scope: Scope) -> dict:
     """Kecamatan, kelurahan, programmes and agencies for the filter form (three statements)."""
     regions = select(Region.code, Region.name, Region.level, Region.parent_code).where(

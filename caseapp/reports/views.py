@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import format_date, format_decimal, format_percent
+from flask_babel import format_date, format_datetime, format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -64,6 +64,11 @@ def _days(value) -> str:
     return format_decimal(value, "#,##0.0")
 
 
+@bp.app_template_filter("report_time")
+def _report_time(value: datetime) -> str:
+    return format_datetime(value.astimezone(JAKARTA), "d MMM y HH:mm") + " WIB"
+
+
 @bp.app_template_filter("report_date")
 def _as_of_date(value: str | datetime) -> str:
     """The last day covered by an as-of moment (an exclusive end at midnight WIB is the day before)."""
@@ -79,9 +84,10 @@ def dashboard():
     form = FilterForm(formdata=request.args)
     form.set_choices(choices)
     filters = form.filters() if form.validate() else default_filters()
-    fig = present(queries.compute_figures(scope, filters), suppress=aggregates_only(current_user))
+    figures, computed_at = queries.dashboard_figures(scope, filters)
+    fig = present(figures, suppress=aggregates_only(current_user))
     return render_template("reports/dashboard.html", form=form, fig=fig, charts=chart_data(fig),
-                           scope_name=_scope_name(scope, choices), filters=filters)
+                           scope_name=_scope_name(scope, choices), filters=filters, computed_at=computed_at)
 
 
 @bp.route("/")

@@ -55,7 +55,8 @@ def test_beat_runs_relay_scan_and_the_digest_at_seven(app):
     schedule = beat_schedule(app.config)
     assert {entry["task"] for entry in schedule.values()} == {
         "notifications.relay_outbox", "notifications.scan_sla", "notifications.send_digest",
-        "cases.anonymise_expired"}  # tests/privacy/test_retention.py
+        "cases.anonymise_expired",  # tests/privacy/test_retention.py
+        "reports.refresh_dashboard"}  # issue #8: the pre-computed default dashboard
     digest = schedule["notifications.send_digest"]["schedule"]
     assert isinstance(digest, crontab) and digest.hour == {7} and digest.minute == {0}
     assert app.config["CELERY"]["timezone"] == "Asia/Jakarta"
