@@ -120,3 +120,12 @@ def test_list_page_offers_export_and_import_by_permission(client):
     client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").get_data(as_text=True))})
     login(client, "supervisor@sinergi.test")
     assert "/households/imports" in client.get("/households/").get_data(as_text=True)
+
+
+def test_case_list_offers_export_of_the_same_filter_by_permission(client):
+    login(client, "worker@sinergi.test")
+    page = client.get("/cases/?stage=referral").get_data(as_text=True)
+    assert "/cases/export?stage=referral&amp;format=csv" in page and "format=xlsx" in page
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").get_data(as_text=True))})
+    login(client, "viewer@sinergi.test")
+    assert client.get("/cases/").status_code in (302, 403)  # viewers read aggregates, not case lists

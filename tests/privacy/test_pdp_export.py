@@ -123,3 +123,14 @@ def test_export_without_csrf_token_is_refused(client, world):
     response = client.post(f"/pdp/persons/{world['person']}", data={"format": "json"})
     assert response.status_code == 400
     assert world["nik"] not in response.get_data(as_text=True)
+
+
+def test_the_household_page_links_each_member_to_the_export_for_supervisors_only(app, client, world):
+    household_id = world["household"]
+    login(client, "supervisor@sinergi.test")
+    page = client.get(f"/households/{household_id}").get_data(as_text=True)
+    assert f"/pdp/persons/{world['person']}" in page and "Data pribadi (UU PDP)" in page
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/").text)})
+    login(client, "worker@sinergi.test")
+    page = client.get(f"/households/{household_id}").get_data(as_text=True)
+    assert "/pdp/persons/" not in page
