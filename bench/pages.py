@@ -19,6 +19,7 @@ A new page is one line in :data:`PAGES`.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import hmac
 import http.client
@@ -41,6 +42,22 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+# One database per size: <prefix><size> (the smoke test uses its own prefix).
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "sinergi_bench_")
+
+
+def _bench_key(label: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(f"sinergi-bench-{label}".encode()).digest()).decode()
+
+
+# The keys the benchmark databases are loaded and read with. Synthetic data only, so fixed,
+# benchmark-only keys make a loaded database reusable from any checkout (a checkout's instance/
+# dev keys differ). BENCH_ENCRYPTION_KEY / BENCH_BLIND_INDEX_KEY reuse data loaded under other keys.
+BENCH_KEYS = {
+    "SECRET_KEY": _bench_key("secret"),
+    "ENCRYPTION_KEY": os.environ.get("BENCH_ENCRYPTION_KEY") or _bench_key("encryption"),
+    "BLIND_INDEX_KEY": os.environ.get("BENCH_BLIND_INDEX_KEY") or _bench_key("blind-index"),
+}
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 PASSWORD = "sinergi-demo-2025"  # noqa: S105 - the documented demo password
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"  # noqa: S105 - the documented demo secret
@@ -134,12 +151,12 @@ def login(port: int, user: str) -> Client:
 # --- servers and data ------------------------------------------------------------------------------
 
 def database_url(size: str) -> str:
-    return POSTGRES.rsplit("/", 1)[0] + f"/sinergi_bench_{size}"
+    return POSTGRES.rsplit("/", 1)[0] + f"/{DB_PREFIX}{size}"
 
 
 def app_env(size: str, **extra) -> dict:
     env = {**os.environ, "DATABASE_URL": database_url(size), "REDIS_URL": REDIS, "SINERGI_ENV": "development",
-           "SINERGI_SERVER_TIMING": "1", "PYTHONPATH": str(ROOT), **extra}
+           "SINERGI_SERVER_TIMING": "1", "PYTHONPATH": str(ROOT), **BENCH_KEYS, **extra}
     return env
 
 
@@ -164,12 +181,12 @@ def ensure_data(size: str, log) -> dict:
 
     want = SIZES[size]
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (f"sinergi_bench_{size}",)).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "sinergi_bench_{size}"')
-            log(f"[{size}] created database sinergi_bench_{size}")
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (f"{DB_PREFIX}{size}",)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{DB_PREFIX}{size}"')
+            log(f"[{size}] created database {DB_PREFIX}{size}")
         # As recommended for deployments (docs/reports.md): JIT compiles short interactive statements
         # for tens of milliseconds each.
-        conn.execute(f'ALTER DATABASE "sinergi_bench_{size}" SET jit = off')
+        conn.execute(f'ALTER DATABASE "{DB_PREFIX}{size}" SET jit = off')
     flask(size, "db", "upgrade")
     cases = _count(size, "cases")
     if cases < want:
@@ -230,7 +247,7 @@ def samples_for(size: str) -> dict:
     import psycopg
 
     sys.path.insert(0, str(ROOT))
-    os.environ.update({"DATABASE_URL": database_url(size), "SINERGI_ENV": "development"})
+    os.environ.update({"DATABASE_URL": database_url(size), "SINERGI_ENV": "development", **BENCH_KEYS})
     from caseapp import create_app
 
     app = create_app()

@@ -1,8 +1,8 @@
 """Smoke run of the page benchmark (``make bench``): 10,000 cases, a few requests per page.
 
-Reuses the ``sinergi_bench_10k`` database of the benchmark when present (seconds), otherwise
-creates and bulk-loads it first (about two minutes). Runs ``bench/pages.py`` as ``make bench`` does:
-gunicorn on 127.0.0.1, PostgreSQL, Redis, the opt-in Server-Timing header.
+Uses its own database ``sinergi_benchsmoke_10k`` (loaded with the benchmark's fixed keys): reused when
+present (seconds), otherwise created and bulk-loaded first (a minute or two). Runs ``bench/pages.py``
+as ``make bench`` does: gunicorn on 127.0.0.1, PostgreSQL, Redis, the opt-in Server-Timing header.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_smoke_run_reports_every_page(tmp_path):
     output = tmp_path / "results.json"
     env = {**os.environ, "BENCH_POSTGRES_URL": os.environ["TEST_POSTGRES_URL"],
-           "BENCH_REDIS_URL": os.environ["TEST_REDIS_URL"]}
+           "BENCH_REDIS_URL": os.environ["TEST_REDIS_URL"], "BENCH_DB_PREFIX": "sinergi_benchsmoke_"}
+    for name in ("BENCH_ENCRYPTION_KEY", "BENCH_BLIND_INDEX_KEY"):
+        env.pop(name, None)
     result = subprocess.run(
         [sys.executable, "bench/pages.py", "--sizes", "10k", "--requests", "5", "--no-load-test", "--no-docs",
          "--output", str(output)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
