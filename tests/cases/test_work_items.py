@@ -1,0 +1,75 @@
+"""My work, triage and approval lists: the page of step ids is chosen first, then joined (issue #8).
+
+The lists must still be: open steps only, in the user's scope only, soonest due first (no due date
+last, ties by id), at most ``limit`` rows, each with its head of household and kelurahan name.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from caseapp.agencies.models import Region
+from caseapp.auth.models import User
+from caseapp.cases.models import Stage, Step, StepStatus
+from caseapp.cases.queries import _work_items, my_steps, new_referrals
+from caseapp.core.models import utcnow
+from tests.factories import CaseFactory, HouseholdFactory, PersonFactory
+
+
+def _user(session, email) -> User:
+    return session.scalar(select(User).where(User.email == email))
+
+
+def _step(session, case, *, kind="verification", assignee=None, due=None, status=StepStatus.OPEN) -> Step:
+    step = Step(case_id=case.id, stage=case.stage, kind=kind, round=1, status=status, assignee_id=assignee,
+                due_at=due)
+    session.add(step)
+    session.flush()
+    return step
+
+
+def test_my_steps_open_in_scope_soonest_due_first_with_head_and_kelurahan(ctx):
+    worker, worker2 = _user(ctx, "worker@sinergi.test"), _user(ctx, "worker2@sinergi.test")
+    home = HouseholdFactory(kelurahan_code="35.71.01.1001")
+    PersonFactory(household=home, name="Kepala Urutan")
+    own = CaseFactory(household=home, owner_id=worker.id)
+    elsewhere = CaseFactory(household=HouseholdFactory(kelurahan_code="35.71.02.1001"), owner_id=worker2.id)
+    now = utcnow()
+    later = _step(ctx, own, assignee=worker.id, due=now + timedelta(days=3))
+    undated = _step(ctx, own, assignee=worker.id, due=None)
+    soonest = _step(ctx, own, assignee=worker.id, due=now - timedelta(days=1))
+    tie_a = _step(ctx, own, assignee=worker.id, due=now + timedelta(days=2))
+    tie_b = _step(ctx, own, assignee=worker.id, due=now + timedelta(days=2))
+    done = _step(ctx, own, assignee=worker.id, due=now - timedelta(days=5), status=StepStatus.DONE)
+    out_of_scope = _step(ctx, elsewhere, assignee=worker.id, due=now - timedelta(days=9))
+
+    items = my_steps(worker)
+    mine = [item for item in items if item.case.id == own.id]
+    assert [item.step.id for item in mine] == [soonest.id, tie_a.id, tie_b.id, later.id, undated.id]
+    assert {item.head_name for item in mine} == {"Kepala Urutan"}
+    kelurahan = ctx.scalar(select(Region.name).where(Region.code == "35.71.01.1001"))
+    assert {item.kelurahan_name for item in mine} == {kelurahan}
+    ids = {item.step.id for item in items}
+    assert done.id not in ids
+    assert out_of_scope.id not in ids
+    dated = [item.step.due_at for item in items if item.step.due_at is not None]
+    assert dated == sorted(dated)
+
+    first_two = _work_items(worker, Step.assignee_id == worker.id, limit=2)
+    assert [item.step.id for item in first_two] == [item.step.id for item in items[:2]]
+
+
+def test_new_referrals_only_those_of_the_workers_kelurahan(ctx):
+    worker = _user(ctx, "worker@sinergi.test")
+    here = CaseFactory(household=HouseholdFactory(kelurahan_code="35.71.01.1001"), stage=Stage.REFERRAL,
+                       owner_id=None)
+    there = CaseFactory(household=HouseholdFactory(kelurahan_code="35.71.02.1001"), stage=Stage.REFERRAL,
+                        owner_id=None)
+    triage_here = _step(ctx, here, kind="triage", due=utcnow())
+    triage_there = _step(ctx, there, kind="triage", due=utcnow())
+
+    ids = {item.step.id for item in new_referrals(worker)}
+    assert triage_here.id in ids
+    assert triage_there.id not in ids
