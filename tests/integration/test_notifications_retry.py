@@ -27,8 +27,11 @@ def test_smtp_and_webhook_down_then_up_are_retried_and_delivered(app, database_u
     with NotificationStack(database_url, tmp_path, monkeypatch, smtp_up=False, webhook_up=False,
                            NOTIFY_MAX_ATTEMPTS="6", NOTIFY_BACKOFF_BASE="0.5", NOTIFY_BACKOFF_MAX="2") as stack:
         case = prepare(stack)
+        # A failed attempt has been recorded (last_error set), not merely claimed: an attempt still in
+        # flight when the servers come back up would succeed at the first try.
         failed_once = wait_for(lambda: (rows := stack.notification(case))["email"]["attempts"] >= 1
-                               and rows["webhook"]["attempts"] >= 1 and rows, timeout=20,
+                               and rows["email"]["last_error"] and rows["webhook"]["attempts"] >= 1
+                               and rows["webhook"]["last_error"] and rows, timeout=20,
                                message="a first failed attempt on both channels")
         assert failed_once["email"]["status"] in ("pending", "sending")
         assert "unavailable" in (failed_once["email"]["last_error"] or "unavailable")
