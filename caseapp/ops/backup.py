@@ -67,9 +67,10 @@ class Database:
                             ("PGPASSWORD", url.password)):
             if value:
                 env[name] = str(value)
+        options = dict(url.query)  # the URL's ?sslmode=… options (not a model query)
         for option, name in (("sslmode", "PGSSLMODE"), ("sslrootcert", "PGSSLROOTCERT")):
-            if url.query.get(option):
-                env[name] = str(url.query[option])
+            if options.get(option):
+                env[name] = str(options[option])
         return env
 
     def sqlite_path(self) -> Path:

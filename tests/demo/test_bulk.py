@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from caseapp.core.audit import GENESIS, chain_hash
-from caseapp.demo.bulk import _CaseBuilder
+from caseapp.demo.bulk.load import _CaseBuilder
 
 ROOT = Path(__file__).resolve().parents[2]
 
