@@ -16,6 +16,7 @@ from caseapp.admin.common import template_helpers
 from caseapp.auth.models import User
 from caseapp.auth.permissions import Permission, requires
 from caseapp.core.audit import AccessKind, AuditEvent, record_access
+from caseapp.core.spreadsheet import safe_cell as spreadsheet_cell
 from caseapp.extensions import db
 from caseapp.notifications.sla import WIB
 
@@ -24,7 +25,6 @@ bp.context_processor(template_helpers)
 
 PER_PAGE = 100
 EXPORT_LIMIT = 100_000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _date(value: str) -> date | None:
@@ -84,8 +84,7 @@ def index():
 
 def safe_cell(value) -> str:
     """A CSV cell a spreadsheet will not run as a formula (CWE-1236): prefix such text with '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return spreadsheet_cell("" if value is None else str(value))
 
 
 @bp.route("/export.csv")

@@ -17,17 +17,11 @@ from flask import Response
 from sqlalchemy.orm import Session
 
 from caseapp.core.audit import AccessKind, record_access
+from caseapp.core.spreadsheet import safe_cell
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = ("csv", "xlsx")
 
-
-def safe_cell(value: object) -> object:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe (CSV/formula injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _plain(value: object) -> object:

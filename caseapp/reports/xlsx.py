@@ -16,6 +16,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from caseapp.core.spreadsheet import safe_cell as safe
 from caseapp.reports import labels
 from caseapp.reports.models import ReportSnapshot
 from caseapp.reports.periods import JAKARTA, Quarter
@@ -23,7 +24,6 @@ from caseapp.reports.presenters import NOW, REACHED
 from caseapp.reports.suppression import PRIMARY
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FILL = PatternFill("solid", fgColor="DDEBEA")
 BOLD = Font(bold=True)
 RUPIAH = '#,##0'
@@ -31,12 +31,6 @@ PERCENT = '0.0%'
 DAYS = '0.0'
 LEVELS = {"programme": _l("Program"), "agency": _l("Dinas"), "strategy": _l("Strategi")}
 
-
-def safe(value):
-    """Neutralise text a spreadsheet would run as a formula (CSV/formula injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _mark(row: dict, field: str):
