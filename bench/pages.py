@@ -31,6 +31,7 @@ import socket
 import struct
 import subprocess  # nosec B404 - starts our own gunicorn and flask CLI
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,11 +60,16 @@ BENCH_KEYS = {
     "BLIND_INDEX_KEY": os.environ.get("BENCH_BLIND_INDEX_KEY") or _bench_key("blind-index"),
 }
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+# Sizes built from a smaller one (copy of its database + `flask demo replicate --copies N`).
+REPLICATED = {"1m": ("100k", 9)}
 PASSWORD = "sinergi-demo-2025"  # noqa: S105 - the documented demo password
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"  # noqa: S105 - the documented demo secret
 MFA = {"admin", "supervisor"}
 GUNICORN = ["--workers", "4", "--threads", "1", "--worker-class", "sync", "--backlog", "256",
             "--timeout", "120", "--log-level", "warning"]
+# Requests before measuring a page: each gunicorn worker compiles its templates and fills its
+# connection pool on the first requests it happens to receive.
+WARMUP = 12
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 TIMING = re.compile(r'app;dur=([\d.]+), db;dur=([\d.]+);desc="(\d+) queries"')
 
@@ -181,7 +187,19 @@ def ensure_data(size: str, log) -> dict:
 
     want = SIZES[size]
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (f"{DB_PREFIX}{size}",)).fetchone() is None:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (f"{DB_PREFIX}{size}",)).fetchone()
+    if exists is None and size in REPLICATED:
+        # 1M: a copy of the 100k set with `flask demo replicate` appending the other nine tenths.
+        base, copies = REPLICATED[size]
+        ensure_data(base, log)
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{DB_PREFIX}{size}" TEMPLATE "{DB_PREFIX}{base}"')
+        log(f"[{size}] created database {DB_PREFIX}{size} from {DB_PREFIX}{base}; replicating ×{copies}…")
+        started = time.perf_counter()
+        flask(size, "demo", "replicate", "--copies", str(copies))
+        log(f"[{size}] replicated ({time.perf_counter() - started:.0f} s)")
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        if exists is None and size not in REPLICATED:
             conn.execute(f'CREATE DATABASE "{DB_PREFIX}{size}"')
             log(f"[{size}] created database {DB_PREFIX}{size}")
         # As recommended for deployments (docs/reports.md): JIT compiles short interactive statements
@@ -218,13 +236,17 @@ class Server:
 
     def __init__(self, size: str, app: str = "wsgi:app") -> None:
         self.port = free_port()
+        # The app's JSON request log goes to a file: a pipe nobody reads fills after ~64 KB and then
+        # blocks every worker in its next log write (the load test's "collapse" of earlier runs).
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(  # noqa: S603  # nosec B603
             [PYTHON, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{self.port}", app],
-            cwd=ROOT, env=app_env(size), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=ROOT, env=app_env(size), stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                raise RuntimeError(f"gunicorn exited: {self.log.read().decode()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
@@ -238,6 +260,7 @@ class Server:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
 
 
 # --- measuring -------------------------------------------------------------------------------------
@@ -275,7 +298,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def measure_page(page: Page, client: Client, samples: dict, requests: int) -> dict:
     app_ms, db_ms, counts = [], [], []
-    for i in range(requests + 3):
+    for i in range(requests + WARMUP):
         values = {"case": samples["cases"][i % len(samples["cases"])], "nik": samples["nik"], "name": samples["name"]}
         path = page.path.format(**values)
         if page.form is not None:
@@ -289,8 +312,8 @@ def measure_page(page: Page, client: Client, samples: dict, requests: int) -> di
         match = TIMING.search(headers.get("server-timing", ""))
         if not match:
             raise RuntimeError(f"{page.name}: no Server-Timing header (SINERGI_SERVER_TIMING off?)")
-        if i < 3:
-            continue  # warm-up
+        if i < WARMUP:
+            continue
         app_ms.append(float(match.group(1)))
         db_ms.append(float(match.group(2)))
         counts.append(int(match.group(3)))
@@ -384,7 +407,7 @@ def goals(results: dict) -> list[str]:
 def markdown(results: dict) -> str:
     sizes = list(results["sizes"])
     out = [f"Run {results['started']} on {results['machine']}; {results['requests']} requests per page "
-           f"after 3 warm-up; gunicorn `{' '.join(GUNICORN)}`.", ""]
+           f"after {WARMUP} warm-up; gunicorn `{' '.join(GUNICORN)}`.", ""]
     out.append("| page | " + " | ".join(f"{s} p50 / p95 / p99 ms" for s in sizes) + " | "
                + " | ".join(f"{s} SQL ms (p50)" for s in sizes) + " | queries |")
     out.append("|---" * (2 + 2 * len(sizes)) + "|")

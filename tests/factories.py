@@ -10,6 +10,7 @@ from factory.alchemy import SQLAlchemyModelFactory
 
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import Case, CaseStatus, Intervention, Stage
+from caseapp.cases.operations.scope_sync import tally, tally_key
 from caseapp.core.identifiers import seal_number
 from caseapp.extensions import db
 from caseapp.households.identity import build_kk, build_nik
@@ -92,6 +93,13 @@ class CaseFactory(Base):
     status = CaseStatus.ASSIGNED
     kelurahan_code = factory.LazyAttribute(lambda o: o.household.kelurahan_code)
     kecamatan_code = factory.LazyAttribute(lambda o: _kecamatan(o.household.kelurahan_code))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """Counted in the case tallies, as the workflow's ``create_referral`` does."""
+        case = super()._create(model_class, *args, **kwargs)
+        tally(db.session, [(None, tally_key(case.kelurahan_code, case.kecamatan_code, case.owner_id, case.stage), 1)])
+        return case
 
 
 class InterventionFactory(Base):

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caseapp.agencies.models import Agency, Programme
@@ -94,7 +94,11 @@ class Case(TimestampMixin, Base):
         Index("ix_cases_kecamatan_stage", "kecamatan_code", "stage", "due_at"),
         Index("ix_cases_due_at", "due_at"),
         Index("ix_cases_stage_due_id", "stage", "due_at", "id"),
+        Index("ix_cases_owner_status_due", "owner_id", "status", "due_at", "id"),
     )
+
+
+OPEN = text("status = 'open'")
 
 
 class Step(Base):
@@ -119,6 +123,14 @@ class Step(Base):
     decided_at: Mapped[datetime | None]
     decision: Mapped[str | None] = mapped_column(String(32))
     comment: Mapped[str | None] = mapped_column(Text)
+    # The case's scope columns, copied onto each of its steps (kept equal by
+    # ``cases.operations.scope_sync.sync_step_scope`` wherever a case's owner or stage changes), so
+    # work lists choose a page of open steps on one table in due order instead of checking each
+    # step's case (docs/performance.md).
+    case_owner_id: Mapped[int | None]  # a copy, not a reference: no foreign key to check on every write
+    case_stage: Mapped[Stage | None] = mapped_column(str_enum(Stage, 16))
+    case_kelurahan_code: Mapped[str | None] = mapped_column(String(13))
+    case_kecamatan_code: Mapped[str | None] = mapped_column(String(13))
 
     case: Mapped[Case] = relationship(back_populates="steps")
 
@@ -127,6 +139,16 @@ class Step(Base):
         Index("ix_steps_agency_status_due", "agency_id", "status", "due_at"),
         Index("ix_steps_status_due", "status", "due_at"),
         Index("ix_steps_kind_status_due", "kind", "status", "due_at"),
+        # Open steps in due order: a user's own (scope read from the index itself), and per arm of a
+        # scope for one kind of step (triage, approval); each read in order, stopping at the page.
+        Index("ix_steps_open_assignee", "assignee_id", "due_at", "id", postgresql_where=OPEN, sqlite_where=OPEN,
+              postgresql_include=["case_owner_id", "case_stage", "case_kelurahan_code", "case_kecamatan_code"]),
+        Index("ix_steps_open_owner", "case_owner_id", "kind", "due_at", "id", postgresql_where=OPEN,
+              sqlite_where=OPEN),
+        Index("ix_steps_open_kelurahan", "case_kelurahan_code", "kind", "due_at", "id", postgresql_where=OPEN,
+              sqlite_where=OPEN, postgresql_include=["case_stage"]),
+        Index("ix_steps_open_kecamatan", "case_kecamatan_code", "kind", "due_at", "id", postgresql_where=OPEN,
+              sqlite_where=OPEN, postgresql_include=["case_stage", "submitted_by_id"]),
     )
 
 
@@ -214,6 +236,21 @@ class CaseNumberCounter(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class CaseTally(Base):
+    """How many cases each (kelurahan, owner, stage) holds, kept with every write that opens a case
+    or changes its owner or stage (``cases.operations.scope_sync``). The caseload's stage tabs and
+    page count add up a few of these rows instead of counting a million cases (docs/performance.md).
+    ``owner_id`` 0: no owner yet."""
+
+    __tablename__ = "case_tallies"
+
+    kelurahan_code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    stage: Mapped[Stage] = mapped_column(str_enum(Stage, 16), primary_key=True)
+    kecamatan_code: Mapped[str] = mapped_column(String(13), index=True)
+    n: Mapped[int] = mapped_column(default=0)
 
 
 class HandoverStatus(StrEnum):

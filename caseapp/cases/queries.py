@@ -6,14 +6,14 @@ Scope is decided once, in SQL (DESIGN.md §1). Views never filter by scope thems
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import Select, and_, exists, false, func, or_, select, true, union
 from sqlalchemy.orm import aliased
 
 from caseapp.agencies.models import Agency, AgencyKind, Programme, Region
 from caseapp.auth.models import Role, User
-from caseapp.cases.models import Case, Intervention, InterventionStatus, Stage, Step, StepStatus
+from caseapp.cases.models import Case, CaseTally, Intervention, InterventionStatus, Stage, Step, StepStatus
 from caseapp.core.audit import AuditEvent, deny_out_of_scope
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
@@ -44,6 +44,68 @@ def case_scope(user: User):
         serves = exists().where(Intervention.case_id == Case.id, Intervention.agency_id == user.agency_id)
         return or_(serves, referred)
     return false()  # viewers and anything unknown: no case at all (fail closed)
+
+
+def step_scope_arms(user: User) -> list | None:
+    """``case_scope`` written on the steps' copies of their case's columns (``Step.case_*``), as a
+    list of arms to OR (each served by its own index on open steps), or ``None`` where the scope needs
+    the case itself (agency officers: interventions and referrals)."""
+    role = Role(user.role)
+    if role == Role.ADMIN:
+        return [true()]
+    if role == Role.SUPERVISOR:
+        return [Step.case_kecamatan_code == user.kecamatan_code if user.kecamatan_code else true()]
+    if role == Role.SOCIAL_WORKER:
+        arms = [Step.case_owner_id == user.id]
+        if user.kelurahan_code:
+            arms.append(and_(Step.case_stage == Stage.REFERRAL, Step.case_kelurahan_code == user.kelurahan_code))
+        elif user.kecamatan_code:
+            arms.append(and_(Step.case_stage == Stage.REFERRAL, Step.case_kecamatan_code == user.kecamatan_code))
+        return arms
+    if role == Role.AGENCY_OFFICER and user.agency_id is not None:
+        return None
+    return [false()]
+
+
+def _tally_scope(user: User):
+    """``case_scope`` on the case tallies (``CaseTally``), or ``None`` where the scope needs the cases
+    themselves (agency officers). The arms are disjoint, so their sums add up exactly."""
+    role = Role(user.role)
+    if role == Role.ADMIN:
+        return true()
+    if role == Role.SUPERVISOR:
+        return CaseTally.kecamatan_code == user.kecamatan_code if user.kecamatan_code else true()
+    if role == Role.SOCIAL_WORKER:
+        if user.kelurahan_code:
+            area = CaseTally.kelurahan_code == user.kelurahan_code
+        elif user.kecamatan_code:
+            area = CaseTally.kecamatan_code == user.kecamatan_code
+        else:
+            area = false()
+        return or_(CaseTally.owner_id == user.id,
+                   and_(CaseTally.stage == Stage.REFERRAL, area, CaseTally.owner_id != user.id))
+    if role == Role.AGENCY_OFFICER and user.agency_id is not None:
+        return None
+    return false()
+
+
+def tallied_stage_counts(user: User, *, stage: str | None = None, kelurahan: str | None = None,
+                         kecamatan: str | None = None, owner_id: int | None = None) -> dict[str, int] | None:
+    """Cases in *user*'s scope per stage from the case tallies (a few rows, whatever the number of
+    cases), narrowed by the filters the tallies know; ``None`` where only the cases can tell."""
+    scope = _tally_scope(user)
+    if scope is None:
+        return None
+    stmt = select(CaseTally.stage, func.sum(CaseTally.n)).where(scope).group_by(CaseTally.stage)
+    if stage:
+        stmt = stmt.where(CaseTally.stage == stage)
+    if kelurahan:
+        stmt = stmt.where(CaseTally.kelurahan_code == kelurahan)
+    if kecamatan:
+        stmt = stmt.where(CaseTally.kecamatan_code == kecamatan)
+    if owner_id is not None:
+        stmt = stmt.where(CaseTally.owner_id == owner_id)
+    return {str(row_stage): int(n or 0) for row_stage, n in db.session.execute(stmt)}
 
 
 def visible_cases(user: User) -> Select:
@@ -164,6 +226,22 @@ def _filtered(user: User, filters: CaseFilters, head, *, sort: str | None = None
     return stmt
 
 
+# Filters the case tallies can answer; any other filter (one added later too) counts the cases.
+TALLIED_FILTERS = {"stage", "kelurahan", "kecamatan", "assigned_to"}
+NOT_FILTERS = {"sort", "descending", "page", "per_page"}
+
+
+def _total(user: User, filters: CaseFilters, head) -> int:
+    others = [f.name for f in fields(filters) if f.name not in TALLIED_FILTERS | NOT_FILTERS
+              and getattr(filters, f.name) not in (None, False, "")]
+    if not others:
+        counts = tallied_stage_counts(user, stage=filters.stage, kelurahan=filters.kelurahan,
+                                      kecamatan=filters.kecamatan, owner_id=filters.assigned_to)
+        if counts is not None:
+            return sum(counts.values())
+    return db.session.scalar(select(func.count()).select_from(_filtered(user, filters, head).subquery())) or 0
+
+
 def caseload(user: User, filters: CaseFilters) -> Page:
     """A page of the cases *user* may see, filtered and sorted; two queries.
 
@@ -176,7 +254,7 @@ def caseload(user: User, filters: CaseFilters) -> Page:
     per_page = max(1, min(filters.per_page, MAX_PER_PAGE))
     page = max(1, filters.page)
     sort = filters.sort if filters.sort in SORTS else "due"
-    total = db.session.scalar(select(func.count()).select_from(_filtered(user, filters, head).subquery())) or 0
+    total = _total(user, filters, head)
     sort_column = SORTS[sort]
     if sort_column is Person.name:
         sort_column = head.name
@@ -214,20 +292,93 @@ class WorkItem:
     kelurahan_name: str
 
 
-def _work_items(user: User, *conditions, limit: int = 200) -> list[WorkItem]:
+# Work lists show this many steps per page; their totals are counted up to COUNT_CAP (then "1000+").
+WORK_PAGE = 50
+COUNT_CAP = 1000
+MAX_WORK_PAGE = 200
+
+
+@dataclass(frozen=True)
+class WorkList:
+    """One page of a work list and how many steps the whole list holds (counted up to ``COUNT_CAP`` + 1)."""
+
+    items: list[WorkItem]
+    total: int
+    page: int
+    per_page: int
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def total_label(self) -> str:
+        return f"{COUNT_CAP}+" if self.total > COUNT_CAP else str(self.total)
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < MAX_WORK_PAGE and self.page * self.per_page < self.total
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def _open_steps_in_scope(user: User, conditions: tuple, *, by_arm: bool, limit: int | None) -> list[Select]:
+    """``SELECT steps.id, steps.due_at`` of open steps in *user*'s scope matching *conditions*, one per
+    arm of the scope, each in due order and cut at *limit* (``None``: no order, no cut, for counts).
+
+    Chosen on ``steps`` alone through the steps' copy of their case's scope. A user's own steps
+    (*by_arm* false) are read from ``ix_steps_open_assignee`` in due order, the scope tested on the
+    index's own columns; a kind of step (triage, approval) is read per arm of the scope (own cases;
+    referrals in the area; the kecamatan), each arm from its partial index in due order, stopping
+    at *limit*. Agency officers' scope needs the case itself (one arm, joined)."""
+    order = (Step.due_at.asc().nulls_last(), Step.id)
+    arms = step_scope_arms(user)
+    if arms is None:
+        selects = [select(Step.id, Step.due_at).join(Case, Case.id == Step.case_id)
+                   .where(case_scope(user), Step.status == StepStatus.OPEN, *conditions)]
+    else:
+        selects = [select(Step.id, Step.due_at).where(arm, Step.status == StepStatus.OPEN, *conditions)
+                   for arm in ([or_(*arms)] if not by_arm else arms)]
+    if limit is None:
+        return selects
+    return [stmt.order_by(*order).limit(limit) for stmt in selects]
+
+
+def _page_of_open_steps(user: User, conditions: tuple, limit: int, offset: int, *, by_arm: bool):
+    """The ids (and due dates) of open steps *offset* … *offset* + *limit* in *user*'s scope, soonest
+    due first: each arm cut at *offset* + *limit*, merged with ``UNION`` (a step may match two arms)."""
+    per_arm = [stmt.subquery(f"arm{n}") for n, stmt
+               in enumerate(_open_steps_in_scope(user, conditions, by_arm=by_arm, limit=offset + limit))]
+    if len(per_arm) == 1 and not offset:
+        return per_arm[0]
+    merged = (union(*(select(arm.c.id, arm.c.due_at) for arm in per_arm)).subquery("arms")
+              if len(per_arm) > 1 else per_arm[0])
+    return (select(merged.c.id, merged.c.due_at).order_by(merged.c.due_at.asc().nulls_last(), merged.c.id)
+            .limit(limit).offset(offset)).subquery("page_ids")
+
+
+def count_open_steps(user: User, *conditions, by_arm: bool = True) -> int:
+    """How many open steps in *user*'s scope match *conditions*, counted up to ``COUNT_CAP`` + 1."""
+    selects = [stmt.with_only_columns(Step.id)
+               for stmt in _open_steps_in_scope(user, conditions, by_arm=by_arm, limit=None)]
+    matching = union(*selects) if len(selects) > 1 else selects[0]
+    capped = select(matching.subquery().c.id).limit(COUNT_CAP + 1).subquery()
+    return db.session.scalar(select(func.count()).select_from(capped)) or 0
+
+
+def _work_items(user: User, *conditions, limit: int = WORK_PAGE, offset: int = 0,
+                by_arm: bool = True) -> list[WorkItem]:
     """Open steps in *user*'s scope matching *conditions*, soonest due first; two steps in one query.
 
-    The page's step ids are chosen on steps and cases alone (the scope lives on cases); only those
-    ids are then joined with household, head and kelurahan (a "deferred join", as in ``caseload``),
-    so a worker with thousands of open steps no longer looks up a head of household for each.
+    The page's step ids are chosen on steps alone (``_page_of_open_steps``); only those ids are then
+    joined with case, household, head and kelurahan (a "deferred join", as in ``caseload``), so a
+    worker with thousands of open steps no longer looks up a head of household for each.
     """
-    ids = (
-        select(Step.id)
-        .join(Case, Case.id == Step.case_id)
-        .where(case_scope(user), Step.status == StepStatus.OPEN, *conditions)
-        .order_by(Step.due_at.asc().nulls_last(), Step.id)
-        .limit(limit)
-    ).subquery("page_ids")
+    ids = _page_of_open_steps(user, conditions, limit, offset, by_arm=by_arm)
     head = _head()
     stmt = (
         select(Step, Case, head.name, Region.name)
@@ -241,20 +392,35 @@ def _work_items(user: User, *conditions, limit: int = 200) -> list[WorkItem]:
     return [WorkItem(step, case, name, kel) for step, case, name, kel in db.session.execute(stmt)]
 
 
-def my_steps(user: User) -> list[WorkItem]:
+def _work_list(user: User, conditions: tuple, page: int, *, by_arm: bool = True) -> WorkList:
+    page = max(1, min(page, MAX_WORK_PAGE))
+    items = _work_items(user, *conditions, offset=(page - 1) * WORK_PAGE, by_arm=by_arm)
+    return WorkList(items, count_open_steps(user, *conditions, by_arm=by_arm), page, WORK_PAGE)
+
+
+def _mine(user: User) -> tuple:
+    return (Step.assignee_id == user.id,)
+
+
+def my_steps(user: User, page: int = 1) -> WorkList:
     """Open steps assigned to *user* (verification, plan, evaluation), soonest due first."""
-    return _work_items(user, Step.assignee_id == user.id)
+    return _work_list(user, _mine(user), page, by_arm=False)
 
 
-def new_referrals(user: User) -> list[WorkItem]:
+def my_overdue_steps(user: User) -> int:
+    """How many of *user*'s open steps are past due (up to ``COUNT_CAP`` + 1)."""
+    return count_open_steps(user, *_mine(user), Step.due_at < utcnow(), by_arm=False)
+
+
+def new_referrals(user: User, page: int = 1) -> WorkList:
     """Referrals waiting for triage in *user*'s scope."""
-    return _work_items(user, Step.kind == "triage")
+    return _work_list(user, (Step.kind == "triage",), page)
 
 
-def approval_queue(user: User) -> list[WorkItem]:
+def approval_queue(user: User, page: int = 1) -> WorkList:
     """Steps waiting for a supervisor's decision, excluding the user's own submissions."""
-    return _work_items(user, Step.kind == "approval",
-                       or_(Step.submitted_by_id.is_(None), Step.submitted_by_id != user.id))
+    return _work_list(user, (Step.kind == "approval",
+                             or_(Step.submitted_by_id.is_(None), Step.submitted_by_id != user.id)), page)
 
 
 @dataclass(frozen=True)

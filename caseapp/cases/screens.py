@@ -11,7 +11,6 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy import case as sql_case
 from sqlalchemy.orm import aliased
 
 from caseapp.agencies.models import Agency, Programme, Region, RegionLevel
@@ -19,10 +18,11 @@ from caseapp.auth.models import Role, User
 from caseapp.cases.models import (
     Case,
     CaseStatus,
+    CaseTally,
     InterventionStatus,
     Stage,
 )
-from caseapp.cases.queries import case_scope
+from caseapp.cases.queries import COUNT_CAP, WORK_PAGE, case_scope, tallied_stage_counts
 from caseapp.core.identifiers import lookup_hash
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
@@ -80,6 +80,10 @@ class StageCounts:
     overdue: int
 
     @property
+    def overdue_label(self) -> str:
+        return f"{COUNT_CAP}+" if self.overdue > COUNT_CAP else str(self.overdue)
+
+    @property
     def total(self) -> int:
         return sum(self.by_stage.values())
 
@@ -89,17 +93,18 @@ class StageCounts:
 
 
 def stage_counts(user: User) -> StageCounts:
-    """Cases in scope per stage, and how many open ones are overdue: one GROUP BY."""
-    overdue = func.sum(sql_case((and_(Case.stage != Stage.CLOSED, Case.due_at < utcnow()), 1), else_=0))
-    rows = db.session.execute(
-        select(Case.stage, func.count(Case.id), overdue).where(case_scope(user)).group_by(Case.stage)
-    ).all()
+    """Cases in scope per stage (from the case tallies where the scope allows, else one GROUP BY), and
+    how many open ones are overdue (time-dependent, so not tallied), counted up to ``COUNT_CAP`` + 1
+    on the due-date indexes."""
     counts = {stage.value: 0 for stage in Stage}
-    late = 0
-    for stage, n, n_late in rows:
-        counts[str(stage)] = n
-        late += int(n_late or 0)
-    return StageCounts(counts, late)
+    tallied = tallied_stage_counts(user)
+    if tallied is None:
+        tallied = {str(stage): n for stage, n in db.session.execute(
+            select(Case.stage, func.count(Case.id)).where(case_scope(user)).group_by(Case.stage))}
+    counts.update(tallied)
+    late = select(Case.id).where(case_scope(user), Case.stage != Stage.CLOSED, Case.due_at < utcnow())
+    overdue = db.session.scalar(select(func.count()).select_from(late.limit(COUNT_CAP + 1).subquery())) or 0
+    return StageCounts(counts, overdue)
 
 
 @dataclass(frozen=True)
@@ -182,15 +187,18 @@ class WaitingCase:
 def my_cases_waiting_for_approval(user: User) -> list[WaitingCase]:
     """The user's own cases now waiting on a supervisor (so the worker knows they are not forgotten)."""
     head = aliased(Person)
+    order = (Case.due_at.asc().nulls_last(), Case.id)
+    # The page's ids first, on ix_cases_owner_status_due alone; then only those are joined.
+    ids = (select(Case.id).where(case_scope(user), Case.owner_id == user.id,
+                                 Case.status.in_((CaseStatus.SUBMITTED, CaseStatus.PLAN_SUBMITTED)))
+           .order_by(*order).limit(WORK_PAGE)).subquery("page_ids")
     stmt = (
         select(Case, head.name, Region.name)
+        .join(ids, ids.c.id == Case.id)
         .join(Household, Household.id == Case.household_id)
         .outerjoin(head, and_(head.household_id == Household.id, head.relation == Relation.HEAD))
         .join(Region, Region.code == Case.kelurahan_code)
-        .where(case_scope(user), Case.owner_id == user.id,
-               Case.status.in_((CaseStatus.SUBMITTED, CaseStatus.PLAN_SUBMITTED)))
-        .order_by(Case.due_at.asc().nulls_last(), Case.id)
-        .limit(100)
+        .order_by(*order)
     )
     return [WaitingCase(c, name, kel) for c, name, kel in db.session.execute(stmt)]
 
@@ -215,8 +223,9 @@ class WorkerOption:
 
 def eligible_workers(case: Case) -> list[WorkerOption]:
     """Active social workers serving the case's kecamatan (or the whole city), with their open cases."""
-    # Counted per listed worker on the (owner_id, stage) index, not grouped over every case.
-    load = (select(func.count()).where(Case.owner_id == User.id, Case.stage != Stage.CLOSED)
+    # Summed per listed worker from the case tallies (a few rows each), not counted over their cases.
+    load = (select(func.coalesce(func.sum(CaseTally.n), 0))
+            .where(CaseTally.owner_id == User.id, CaseTally.stage != Stage.CLOSED)
             .correlate(User).scalar_subquery())
     stmt = (
         select(User.id, User.full_name, Region.name, load)

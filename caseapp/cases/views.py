@@ -25,6 +25,7 @@ from caseapp.cases import operations as ops
 from caseapp.cases.models import Case, CaseStatus, Stage
 from caseapp.cases.policy import allowed_transitions
 from caseapp.cases.queries import (
+    COUNT_CAP,
     MAX_PER_PAGE,
     SORTS,
     CaseFilters,
@@ -32,6 +33,7 @@ from caseapp.cases.queries import (
     case_scope,
     caseload,
     get_visible_case_or_404,
+    my_overdue_steps,
     my_steps,
     new_referrals,
 )
@@ -204,13 +206,13 @@ def search_identity():
 @bp.route("/my-work")
 @requires(Permission.CASE_WORK)
 def my_work():
-    steps = my_steps(current_user)
     return render_template(
         "cases/my_work.html",
-        steps=steps,
-        overdue=sum(1 for item in steps if screens.due_info(item.step.due_at).state == "overdue"),
+        steps=my_steps(current_user, request.args.get("page", 1, type=int) or 1),
+        overdue=my_overdue_steps(current_user),
         referrals=new_referrals(current_user),
         waiting=screens.my_cases_waiting_for_approval(current_user),
+        count_cap=COUNT_CAP,
     )
 
 
@@ -218,7 +220,7 @@ def my_work():
 @requires(Permission.CASE_APPROVE)
 def approvals():
     referrals = new_referrals(current_user)
-    decisions = approval_queue(current_user)
+    decisions = approval_queue(current_user, request.args.get("page", 1, type=int) or 1)
     names = screens.user_names({i.case.owner_id for i in decisions} | {i.step.submitted_by_id for i in decisions}
                                | {i.step.submitted_by_id for i in referrals})
     return render_template("cases/approvals.html", referrals=referrals, decisions=decisions, names=names)

@@ -6,8 +6,11 @@ import time
 
 from sqlalchemy import func, insert, select
 
+from caseapp.auth.models import User
 from caseapp.cases.models import Case, CaseStatus, HandoverJob, HandoverStatus, Stage, Step, StepStatus
 from caseapp.cases.operations.handover import BATCH_SIZE, hand_over_batch, request_handover, run_handover
+from caseapp.cases.operations.scope_sync import tally, tally_key
+from caseapp.cases.queries import my_steps
 from caseapp.core.audit import AuditEvent, verify_chain
 from caseapp.extensions import db
 from caseapp.households.models import Household
@@ -28,6 +31,7 @@ def _bulk_cases(owner_id: int, n: int, prefix: str) -> list[int]:
         {"number": f"{prefix}-{i:06d}", "household_id": hid, "stage": Stage.VERIFICATION,
          "status": CaseStatus.ASSIGNED, "owner_id": owner_id, "kelurahan_code": KELURAHAN,
          "kecamatan_code": "35.71.01"} for i, hid in enumerate(household_ids)])
+    tally(db.session, [(None, tally_key(KELURAHAN, "35.71.01", owner_id, Stage.VERIFICATION), len(household_ids))])
     return db.session.scalars(select(Case.id).where(Case.number.like(f"{prefix}-%"))).all()
 
 
@@ -66,6 +70,9 @@ def test_supervisor_hands_over_a_filtered_caseload(app, client):
         assert db.session.get(Case, ids["closed"]).owner_id == ids["from"]
         step = db.session.scalar(select(Step).where(Step.case_id == ids["moving"]))
         assert step.assignee_id == ids["to"]
+        assert step.case_owner_id == ids["to"]  # the step's copy of its case's owner (work lists)
+        receiver = db.session.get(User, ids["to"])
+        assert [item.step.id for item in my_steps(receiver)] == [step.id]
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.case_id == ids["moving"]))
         assert event.action == "reassign" and event.comment == "cuti"
         assert event.before["owner_id"] == ids["from"] and event.after["owner_id"] == ids["to"]

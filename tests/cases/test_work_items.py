@@ -13,7 +13,8 @@ from sqlalchemy import select
 from caseapp.agencies.models import Region
 from caseapp.auth.models import User
 from caseapp.cases.models import Stage, Step, StepStatus
-from caseapp.cases.queries import _work_items, my_steps, new_referrals
+from caseapp.cases.operations.scope_sync import sync_step_scope
+from caseapp.cases.queries import WORK_PAGE, _work_items, my_overdue_steps, my_steps, new_referrals
 from caseapp.core.models import utcnow
 from tests.factories import CaseFactory, HouseholdFactory, PersonFactory
 
@@ -26,7 +27,7 @@ def _step(session, case, *, kind="verification", assignee=None, due=None, status
     step = Step(case_id=case.id, stage=case.stage, kind=kind, round=1, status=status, assignee_id=assignee,
                 due_at=due)
     session.add(step)
-    session.flush()
+    sync_step_scope(session, [case.id])  # as the workflow does whenever it opens a step
     return step
 
 
@@ -45,7 +46,7 @@ def test_my_steps_open_in_scope_soonest_due_first_with_head_and_kelurahan(ctx):
     done = _step(ctx, own, assignee=worker.id, due=now - timedelta(days=5), status=StepStatus.DONE)
     out_of_scope = _step(ctx, elsewhere, assignee=worker.id, due=now - timedelta(days=9))
 
-    items = my_steps(worker)
+    items = my_steps(worker).items
     mine = [item for item in items if item.case.id == own.id]
     assert [item.step.id for item in mine] == [soonest.id, tie_a.id, tie_b.id, later.id, undated.id]
     assert {item.head_name for item in mine} == {"Kepala Urutan"}
@@ -73,3 +74,21 @@ def test_new_referrals_only_those_of_the_workers_kelurahan(ctx):
     ids = {item.step.id for item in new_referrals(worker)}
     assert triage_here.id in ids
     assert triage_there.id not in ids
+
+
+def test_work_lists_page_through_every_step_and_count_them_all(ctx):
+    """My work shows 50 steps a page, with the true number of open steps (not the page's length)."""
+    worker = _user(ctx, "worker@sinergi.test")
+    case = CaseFactory(household=HouseholdFactory(kelurahan_code="35.71.01.1001"), owner_id=worker.id)
+    now = utcnow()
+    before = my_steps(worker).total
+    made = [_step(ctx, case, assignee=worker.id, due=now + timedelta(minutes=n)) for n in range(WORK_PAGE + 5)]
+    first, second = my_steps(worker, 1), my_steps(worker, 2)
+    assert first.total == second.total == before + len(made)
+    assert len(first) == WORK_PAGE and first.has_next and not first.has_prev and second.has_prev
+    seen = [item.step.id for page in range(1, 2 + first.total // WORK_PAGE) for item in my_steps(worker, page)]
+    assert len(seen) == len(set(seen)) == first.total
+    assert {step.id for step in made} <= set(seen)
+    overdue_before = my_overdue_steps(worker)
+    _step(ctx, case, assignee=worker.id, due=now - timedelta(days=2))
+    assert my_overdue_steps(worker) == overdue_before + 1

@@ -73,6 +73,11 @@ def test_bulk_load_and_replicate_on_postgresql(tmp_path):
             per_case = conn.execute("SELECT count(*)::float / (SELECT count(*) FROM cases) FROM audit_events "
                                     "WHERE case_id IS NOT NULL").fetchone()[0]
             assert 3 <= per_case <= 9
+            differ = conn.execute(
+                "SELECT count(*) FROM steps s JOIN cases c ON c.id = s.case_id WHERE s.case_owner_id IS DISTINCT FROM "
+                "c.owner_id OR s.case_stage <> c.stage OR s.case_kelurahan_code <> c.kelurahan_code "
+                "OR s.case_kecamatan_code <> c.kecamatan_code").fetchone()[0]
+            assert differ == 0  # the steps' copies of their case's scope (work lists, issue #8)
         # The app decrypts a replicated NIK and finds its household by the blind index.
         check = ("from caseapp import create_app; from caseapp.extensions import db; "
                  "from caseapp.households.models import Person; from caseapp.core.crypto import decrypt; "

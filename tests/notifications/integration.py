@@ -26,6 +26,7 @@ from caseapp import create_app
 from caseapp.auth.models import User
 from caseapp.cases import operations as case_ops
 from caseapp.cases.models import Case
+from caseapp.cases.operations.scope_sync import rebuild_tallies
 from caseapp.extensions import db
 from caseapp.notifications import operations as ops
 from caseapp.notifications.models import Channel, Kind, Notification, NotificationDelivery, NotificationPreference
@@ -145,6 +146,7 @@ class NotificationStack:
                 for table in CLEANUP_TABLES:
                     session.execute(text(f"DELETE FROM {table} WHERE id > :mark"),
                                     {"mark": self._marks[table]})
+                rebuild_tallies(session)  # the case tallies count what is left
                 session.execute(delete(NotificationPreference).where(
                     NotificationPreference.updated_at >= self._started_at))
                 session.execute(update(User).where(User.email.like("%@sinergi.test"))

@@ -29,6 +29,7 @@ from caseapp.cases.models import (
     Step,
     StepStatus,
 )
+from caseapp.cases.operations.scope_sync import sync_step_scope, tally, tally_key
 from caseapp.cases.workflow import Action
 from caseapp.core.audit import record_audit_events
 from caseapp.core.errors import ValidationFailed
@@ -166,7 +167,7 @@ def hand_over_batch(session: Session, job: HandoverJob) -> int:
     moved = session.execute(
         update(Case).where(Case.id.in_(ids), Case.owner_id == job.from_user_id, Case.stage != Stage.CLOSED)
         .values(owner_id=job.to_user_id, version=Case.version + 1, updated_at=utcnow())
-        .returning(Case.id, Case.version, Case.stage, Case.status)
+        .returning(Case.id, Case.version, Case.stage, Case.status, Case.kelurahan_code, Case.kecamatan_code)
         .execution_options(synchronize_session=False)
     ).all()
     moved_ids = [row.id for row in moved]
@@ -177,6 +178,10 @@ def hand_over_batch(session: Session, job: HandoverJob) -> int:
                                Step.assignee_id == job.from_user_id)
             .values(assignee_id=job.to_user_id).execution_options(synchronize_session=False)
         )
+        sync_step_scope(session, moved_ids)
+        tally(session, [(tally_key(row.kelurahan_code, row.kecamatan_code, job.from_user_id, row.stage),
+                         tally_key(row.kelurahan_code, row.kecamatan_code, job.to_user_id, row.stage), 1)
+                        for row in moved])
         record_audit_events(session, [
             {"actor_id": job.requested_by_id, "action": Action.REASSIGN.value, "object_type": "case",
              "object_id": row.id, "case_id": row.id,

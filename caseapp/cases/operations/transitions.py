@@ -32,6 +32,7 @@ from caseapp.cases.models import (
     Step,
     StepStatus,
 )
+from caseapp.cases.operations.scope_sync import sync_step_scope, tally, tally_key
 from caseapp.cases.queries import case_scope
 from caseapp.cases.workflow import (
     BY_ACTION,
@@ -142,6 +143,8 @@ def create_referral(
     session.flush()
     session.add(Step(case_id=case.id, stage=Stage.REFERRAL, kind=StepKind.TRIAGE.value, round=1,
                      status=StepStatus.OPEN, due_at=case.due_at, submitted_by_id=actor.id, submitted_at=now))
+    sync_step_scope(session, [case.id])
+    tally(session, [(None, tally_key(case.kelurahan_code, case.kecamatan_code, None, Stage.REFERRAL), 1)])
     record_audit_event(session, actor_id=actor.id, action="create_referral", object_type="case",
                        object_id=case.id, case_id=case.id, after=_snapshot(case), comment=case.referral_reason)
     session.flush()
@@ -486,7 +489,9 @@ def transition_case(
         _open(ctx, transition.opens)
     if case.stage == Stage.CLOSED:
         case.due_at = None
-    session.flush()
+    sync_step_scope(session, [case.id])  # flushes
+    tally(session, [(tally_key(case.kelurahan_code, case.kecamatan_code, before["owner_id"], before["stage"]),
+                     tally_key(case.kelurahan_code, case.kecamatan_code, case.owner_id, case.stage), 1)])
     record_audit_event(
         session, actor_id=actor.id if actor else None, action=transition.action.value, object_type="case",
         object_id=case.id, case_id=case.id, before=before, after=_snapshot(case),

@@ -41,6 +41,7 @@ from caseapp.agencies.models import Agency, Programme, ProgrammeTarget, Region, 
 from caseapp.auth import operations as auth_ops
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import CaseNumberCounter
+from caseapp.cases.operations import scope_sync
 from caseapp.cases.operations.transitions import CASE_NUMBER_PREFIX
 from caseapp.cases.workflow import DEFAULT_SLA_DAYS
 from caseapp.core.audit import GENESIS, AuditEvent
@@ -548,7 +549,9 @@ def _unstored(session: Session, batch, seal) -> list:
 
 
 def _finish(session: Session, builder: _CaseBuilder) -> None:
-    """Sequences past the ids used, case-number counters, statistics for the planner."""
+    """Steps' copies of their case's scope and the case tallies, sequences past the ids used, case-number counters,
+    statistics for the planner."""
+    scope_sync.rebuild(session)
     for table in SEQUENCED:
         session.execute(text(  # fixed table names from SEQUENCED
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from caseapp.cases.operations.scope_sync import rebuild_tallies
 from caseapp.core.audit import GENESIS
 from caseapp.core.crypto import keyring
 from caseapp.demo.bulk.load import SEQUENCED, TABLE_ORDER, _dumps, _Sealer
@@ -81,6 +82,9 @@ def replicate(session: Session, copies: int, *, first: int = 1,
             conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608
                          f"greatest((SELECT max(id) FROM {table}), 1))")
         conn.commit()
+    # The steps' scope copies were copied with them; the tallies are recounted.
+    rebuild_tallies(session)
+    session.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         for table in TABLE_ORDER:
             conn.execute(f"VACUUM (ANALYZE) {table}")
@@ -177,9 +181,11 @@ def _clone_statements(conn, off, top, number_offset) -> None:
         FROM cases WHERE id <= %(cmax)s""", params)
     conn.execute("""
         INSERT INTO steps (id, case_id, stage, kind, round, agency_id, assignee_id, status, due_at, data, opened_at,
-            submitted_by_id, submitted_at, decided_by_id, decided_at, decision, comment)
+            submitted_by_id, submitted_at, decided_by_id, decided_at, decision, comment, case_owner_id, case_stage,
+            case_kelurahan_code, case_kecamatan_code)
         SELECT id + %(S)s, case_id + %(C)s, stage, kind, round, agency_id, assignee_id, status, due_at, data,
-            opened_at, submitted_by_id, submitted_at, decided_by_id, decided_at, decision, comment
+            opened_at, submitted_by_id, submitted_at, decided_by_id, decided_at, decision, comment, case_owner_id,
+            case_stage, case_kelurahan_code, case_kecamatan_code
         FROM steps WHERE id <= %(smax)s""", params)
     conn.execute("""
         INSERT INTO interventions (id, case_id, round, programme_id, target_person_id, agency_id, assignee_id, status,
