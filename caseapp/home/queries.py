@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from caseapp.agencies.models import Agency, Programme
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import Case, CaseStatus, Intervention, InterventionStatus, Stage
-from caseapp.cases.queries import case_scope
+from caseapp.cases.queries import COUNT_CAP, case_scope, tallied_stage_counts
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
 from caseapp.households.models import Household, Person
@@ -17,11 +17,13 @@ AWAITING_APPROVAL = (CaseStatus.SUBMITTED, CaseStatus.PLAN_SUBMITTED)
 
 
 def cases_by_stage(user: User) -> dict[str, int]:
-    rows = db.session.execute(
-        select(Case.stage, func.count()).where(case_scope(user)).group_by(Case.stage)
-    ).all()
+    """Cases in scope per stage: from the case tallies where the scope allows, else one GROUP BY."""
     counts = {str(stage): 0 for stage in Stage}
-    counts.update({str(stage): n for stage, n in rows})
+    tallied = tallied_stage_counts(user)
+    if tallied is None:
+        tallied = {str(stage): n for stage, n in db.session.execute(
+            select(Case.stage, func.count()).where(case_scope(user)).group_by(Case.stage))}
+    counts.update(tallied)
     return counts
 
 
@@ -29,23 +31,37 @@ def _count(stmt) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
-def social_worker_summary(user: User) -> dict[str, int]:
+def _capped(stmt) -> int | str:
+    """A count that cannot be tallied (it depends on the clock or the status), stopped after
+    ``COUNT_CAP``: "1000+" says there are more."""
+    n = _count(stmt.limit(COUNT_CAP + 1))
+    return f"{COUNT_CAP}+" if n > COUNT_CAP else n
+
+
+def _open(counts: dict[str, int]) -> int:
+    return sum(n for stage, n in counts.items() if stage != Stage.CLOSED.value)
+
+
+def social_worker_summary(user: User) -> dict[str, int | str]:
     scoped = select(Case.id).where(case_scope(user))
+    mine = tallied_stage_counts(user, owner_id=user.id)
     return {
-        "my_open": _count(scoped.where(Case.owner_id == user.id, Case.stage != Stage.CLOSED)),
-        "new_referrals": _count(scoped.where(Case.stage == Stage.REFERRAL)),
-        "overdue": _count(scoped.where(Case.owner_id == user.id, Case.stage != Stage.CLOSED, Case.due_at < utcnow())),
+        "my_open": _open(mine) if mine is not None else _count(
+            scoped.where(Case.owner_id == user.id, Case.stage != Stage.CLOSED)),
+        "new_referrals": cases_by_stage(user)[Stage.REFERRAL.value],
+        "overdue": _capped(scoped.where(Case.owner_id == user.id, Case.stage != Stage.CLOSED, Case.due_at < utcnow())),
         "households": _count(select(Household.id).where(household_scope(user))),
     }
 
 
-def supervisor_summary(user: User) -> dict[str, int]:
+def supervisor_summary(user: User) -> dict[str, int | str]:
     scoped = select(Case.id).where(case_scope(user))
+    by_stage = cases_by_stage(user)
     return {
-        "awaiting_approval": _count(scoped.where(Case.status.in_(AWAITING_APPROVAL))),
-        "new_referrals": _count(scoped.where(Case.stage == Stage.REFERRAL)),
-        "overdue": _count(scoped.where(Case.stage != Stage.CLOSED, Case.due_at < utcnow())),
-        "open": _count(scoped.where(Case.stage != Stage.CLOSED)),
+        "awaiting_approval": _capped(scoped.where(Case.status.in_(AWAITING_APPROVAL))),
+        "new_referrals": by_stage[Stage.REFERRAL.value],
+        "overdue": _capped(scoped.where(Case.stage != Stage.CLOSED, Case.due_at < utcnow())),
+        "open": _open(by_stage),
     }
 
 

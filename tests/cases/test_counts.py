@@ -43,3 +43,21 @@ def test_overdue_beyond_the_cap_reads_as_more_than():
     assert StageCounts({}, 12).overdue_label == "12"
     assert StageCounts({}, COUNT_CAP).overdue_label == str(COUNT_CAP)
     assert StageCounts({}, COUNT_CAP + 1).overdue_label == f"{COUNT_CAP}+"
+
+
+def test_home_figures_equal_a_count_of_the_cases_and_say_when_there_are_more(ctx, monkeypatch):
+    from caseapp.home import queries as home
+
+    load_demo(ctx, households=120, progress=lambda _m: None)
+    supervisor = ctx.scalar(select(User).where(User.email == "supervisor@sinergi.test"))
+    worker = ctx.scalar(select(User).where(User.email == "worker@sinergi.test"))
+    live = _live(supervisor)
+    summary = home.supervisor_summary(supervisor)
+    assert summary["open"] == sum(n for stage, n in live.items() if stage != Stage.CLOSED.value)
+    assert summary["new_referrals"] == live.get(Stage.REFERRAL.value, 0)
+    assert home.cases_by_stage(supervisor) == {s.value: live.get(s.value, 0) for s in Stage}
+    mine = db.session.scalar(select(func.count()).where(Case.owner_id == worker.id, Case.stage != Stage.CLOSED))
+    assert home.social_worker_summary(worker)["my_open"] == mine
+    monkeypatch.setattr(home, "COUNT_CAP", 2)
+    assert home._capped(select(Case.id)) == "2+"
+    assert home._capped(select(Case.id).where(Case.id < 0)) == 0
