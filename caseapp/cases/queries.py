@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select, true, union
+from sqlalchemy import Select, and_, exists, false, func, or_, select, true, union_all
 from sqlalchemy.orm import aliased
 
 from caseapp.agencies.models import Agency, AgencyKind, Programme, Region
@@ -48,8 +48,9 @@ def case_scope(user: User):
 
 def step_scope_arms(user: User) -> list | None:
     """``case_scope`` written on the steps' copies of their case's columns (``Step.case_*``), as a
-    list of arms to OR (each served by its own index on open steps), or ``None`` where the scope needs
-    the case itself (agency officers: interventions and referrals)."""
+    list of disjoint arms to OR (each served by its own index on open steps; no step matches two, so
+    they add up with ``UNION ALL``), or ``None`` where the scope needs the case itself (agency
+    officers: interventions and referrals)."""
     role = Role(user.role)
     if role == Role.ADMIN:
         return [true()]
@@ -57,10 +58,13 @@ def step_scope_arms(user: User) -> list | None:
         return [Step.case_kecamatan_code == user.kecamatan_code if user.kecamatan_code else true()]
     if role == Role.SOCIAL_WORKER:
         arms = [Step.case_owner_id == user.id]
+        others = Step.case_owner_id.is_distinct_from(user.id)
         if user.kelurahan_code:
-            arms.append(and_(Step.case_stage == Stage.REFERRAL, Step.case_kelurahan_code == user.kelurahan_code))
+            arms.append(and_(Step.case_stage == Stage.REFERRAL, Step.case_kelurahan_code == user.kelurahan_code,
+                             others))
         elif user.kecamatan_code:
-            arms.append(and_(Step.case_stage == Stage.REFERRAL, Step.case_kecamatan_code == user.kecamatan_code))
+            arms.append(and_(Step.case_stage == Stage.REFERRAL, Step.case_kecamatan_code == user.kecamatan_code,
+                             others))
         return arms
     if role == Role.AGENCY_OFFICER and user.agency_id is not None:
         return None
@@ -350,22 +354,23 @@ def _open_steps_in_scope(user: User, conditions: tuple, *, by_arm: bool, limit: 
 
 def _page_of_open_steps(user: User, conditions: tuple, limit: int, offset: int, *, by_arm: bool):
     """The ids (and due dates) of open steps *offset* … *offset* + *limit* in *user*'s scope, soonest
-    due first: each arm cut at *offset* + *limit*, merged with ``UNION`` (a step may match two arms)."""
+    due first: each arm cut at *offset* + *limit*, then merged (the arms are disjoint)."""
     per_arm = [stmt.subquery(f"arm{n}") for n, stmt
                in enumerate(_open_steps_in_scope(user, conditions, by_arm=by_arm, limit=offset + limit))]
     if len(per_arm) == 1 and not offset:
         return per_arm[0]
-    merged = (union(*(select(arm.c.id, arm.c.due_at) for arm in per_arm)).subquery("arms")
+    merged = (union_all(*(select(arm.c.id, arm.c.due_at) for arm in per_arm)).subquery("arms")
               if len(per_arm) > 1 else per_arm[0])
     return (select(merged.c.id, merged.c.due_at).order_by(merged.c.due_at.asc().nulls_last(), merged.c.id)
             .limit(limit).offset(offset)).subquery("page_ids")
 
 
 def count_open_steps(user: User, *conditions, by_arm: bool = True) -> int:
-    """How many open steps in *user*'s scope match *conditions*, counted up to ``COUNT_CAP`` + 1."""
+    """How many open steps in *user*'s scope match *conditions*, counted up to ``COUNT_CAP`` + 1 (the
+    disjoint arms are appended, so the count stops as soon as the cap is reached)."""
     selects = [stmt.with_only_columns(Step.id)
                for stmt in _open_steps_in_scope(user, conditions, by_arm=by_arm, limit=None)]
-    matching = union(*selects) if len(selects) > 1 else selects[0]
+    matching = union_all(*selects) if len(selects) > 1 else selects[0]
     capped = select(matching.subquery().c.id).limit(COUNT_CAP + 1).subquery()
     return db.session.scalar(select(func.count()).select_from(capped)) or 0
 

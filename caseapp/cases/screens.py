@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from caseapp.agencies.models import Agency, Programme, Region, RegionLevel
@@ -188,8 +188,11 @@ def my_cases_waiting_for_approval(user: User) -> list[WaitingCase]:
     """The user's own cases now waiting on a supervisor (so the worker knows they are not forgotten)."""
     head = aliased(Person)
     order = (Case.due_at.asc().nulls_last(), Case.id)
-    # The page's ids first, on ix_cases_owner_status_due alone; then only those are joined.
-    ids = (select(Case.id).where(case_scope(user), Case.owner_id == user.id,
+    # The page's ids first, on ix_cases_owner_status_due alone; then only those are joined. A social
+    # worker's own cases are in their scope by definition (case_scope's first arm): the OR of the
+    # whole scope is only needed for other roles.
+    scope = true() if Role(user.role) == Role.SOCIAL_WORKER else case_scope(user)
+    ids = (select(Case.id).where(scope, Case.owner_id == user.id,
                                  Case.status.in_((CaseStatus.SUBMITTED, CaseStatus.PLAN_SUBMITTED)))
            .order_by(*order).limit(WORK_PAGE)).subquery("page_ids")
     stmt = (

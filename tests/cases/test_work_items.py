@@ -92,3 +92,15 @@ def test_work_lists_page_through_every_step_and_count_them_all(ctx):
     overdue_before = my_overdue_steps(worker)
     _step(ctx, case, assignee=worker.id, due=now - timedelta(days=2))
     assert my_overdue_steps(worker) == overdue_before + 1
+
+
+def test_a_step_in_two_arms_of_the_scope_is_listed_and_counted_once(ctx):
+    """A referral in the worker's kelurahan that the worker also owns matches both arms of the scope."""
+    worker = _user(ctx, "worker@sinergi.test")
+    before = new_referrals(worker).total
+    both = CaseFactory(household=HouseholdFactory(kelurahan_code="35.71.01.1001"), stage=Stage.REFERRAL,
+                       owner_id=worker.id)
+    step = _step(ctx, both, kind="triage", due=utcnow())
+    listed = [item.step.id for page in (1, 2, 3) for item in new_referrals(worker, page)]
+    assert listed.count(step.id) == 1
+    assert new_referrals(worker).total == before + 1
