@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -72,5 +72,7 @@ def _current_locale() -> str:
 
 def init_ui(app: Flask) -> None:
     app.context_processor(_chrome)
+    # Counts in the user's locale (1.000.000 in Indonesian); a capped count ("1000+") as it is.
+    app.jinja_env.filters["number"] = lambda value: format_decimal(value, "#,##0") if isinstance(value, int) else value
     app.jinja_env.filters["date"] = lambda value, fmt="medium": format_date(value, fmt) if value else "–"
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else "–"
