@@ -116,8 +116,28 @@ def keys_rotate_command(batch_size: int):
     click.echo("Done: every ciphertext is under the first ENCRYPTION_KEY; older keys may now be removed.")
 
 
+cases_cli = AppGroup("cases", help="Cases.")
+
+
+@cases_cli.command("recount")
+@click.option("--check", is_flag=True, help="Only report; change nothing (exit 1 if anything differs).")
+def cases_recount_command(check: bool):
+    """Compare the steps' copies of their case's scope and the case tallies with the cases; repair them."""
+    from caseapp.cases.operations import scope_sync
+
+    found = scope_sync.drift(db.session)
+    click.echo(f"Steps whose scope copy differs: {found['steps']}; case tallies that differ: {found['tallies']}")
+    if check:
+        raise SystemExit(1 if any(found.values()) else 0)
+    if any(found.values()):
+        scope_sync.rebuild(db.session)
+        db.session.commit()
+        click.echo("Recounted from the cases.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(cases_cli)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from caseapp.auth.models import User
-from caseapp.cases.models import Case, Stage
+from caseapp.cases.models import Case, CaseTally, Stage, Step
 from caseapp.cases.queries import COUNT_CAP, CaseFilters, case_scope, caseload, tallied_stage_counts
 from caseapp.cases.screens import StageCounts, stage_counts
 from caseapp.demo.loader import load_demo
@@ -61,3 +61,19 @@ def test_home_figures_equal_a_count_of_the_cases_and_say_when_there_are_more(ctx
     monkeypatch.setattr(home, "COUNT_CAP", 2)
     assert home._capped(select(Case.id)) == "2+"
     assert home._capped(select(Case.id).where(Case.id < 0)) == 0
+
+
+def test_recount_finds_and_repairs_a_drifted_tally_and_step_copy(app, session):
+    with app.app_context():
+        load_demo(db.session, households=40, progress=lambda _m: None)
+        runner = app.test_cli_runner()
+        clean = runner.invoke(args=["cases", "recount", "--check"])
+        assert clean.exit_code == 0, clean.output
+        assert "differs: 0; case tallies that differ: 0" in clean.output
+        db.session.execute(update(CaseTally).values(n=CaseTally.n + 7))
+        db.session.execute(update(Step).values(case_owner_id=None))
+        found = runner.invoke(args=["cases", "recount", "--check"])
+        assert found.exit_code == 1 and "case tallies that differ: 0" not in found.output
+        repaired = runner.invoke(args=["cases", "recount"])
+        assert repaired.exit_code == 0 and "Recounted from the cases." in repaired.output
+        assert runner.invoke(args=["cases", "recount", "--check"]).exit_code == 0

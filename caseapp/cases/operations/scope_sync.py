@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -104,3 +104,15 @@ def rebuild_tallies(session: Session) -> None:
         select(Case.kelurahan_code, owner, Case.stage, Case.kecamatan_code, func.count())
         .group_by(Case.kelurahan_code, owner, Case.stage, Case.kecamatan_code),
     ))
+
+
+def drift(session: Session) -> dict[str, int]:
+    """How many steps' copies and case tallies differ from the cases (0 and 0 when all is kept)."""
+    steps = session.scalar(select(func.count(Step.id)).join(Case, Case.id == Step.case_id).where(or_(
+        *(step_column.is_distinct_from(case_column) for step_column, case_column in COPIED.items())))) or 0
+    owner = func.coalesce(Case.owner_id, 0)
+    counted = {(k, o, str(st)): n for k, o, st, n in session.execute(
+        select(Case.kelurahan_code, owner, Case.stage, func.count()).group_by(Case.kelurahan_code, owner, Case.stage))}
+    tallied = {(t.kelurahan_code, t.owner_id, str(t.stage)): t.n for t in session.scalars(select(CaseTally)) if t.n}
+    tallies = sum(1 for key in counted.keys() | tallied.keys() if counted.get(key) != tallied.get(key))
+    return {"steps": steps, "tallies": tallies}
