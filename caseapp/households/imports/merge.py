@@ -47,14 +47,14 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
         return f"CAST({expr} AS json)" if postgres else expr
 
     # One row per household of the file: the values of its first row (all rows agree: checked).
+    # (and its head's NIK hash: a valid household has exactly one head, checked).
     run("INSERT INTO import_hh (kk_hash, first_row, kk_ct, kk_masked, kelurahan_code, address, rt, rw, desil, "
-        "release) SELECT s.kk_hash, s.row_no, s.kk_ct, s.kk_masked, s.kelurahan_code, s.address, s.rt, s.rw, "
-        "s.desil, s.release FROM import_stage s WHERE s.valid AND s.row_no IN "
-        "(SELECT MIN(row_no) FROM import_stage WHERE valid GROUP BY kk_hash)")
-    run("UPDATE import_hh SET head_nik_hash = s.nik_hash FROM import_stage s "
-        "WHERE s.kk_hash = import_hh.kk_hash AND s.valid AND s.relation = 'head'")
+        "release, head_nik_hash) SELECT s.kk_hash, s.row_no, s.kk_ct, s.kk_masked, s.kelurahan_code, s.address, "
+        "s.rt, s.rw, s.desil, s.release, f.head FROM import_stage s JOIN (SELECT MIN(row_no) AS first_row, "
+        "MAX(CASE WHEN relation = 'head' THEN nik_hash END) AS head FROM import_stage WHERE valid "
+        "GROUP BY kk_hash) f ON f.first_row = s.row_no WHERE s.valid")
     if postgres:
-        run("ANALYZE import_hh")
+        run("ANALYZE import_hh (kk_hash, head_nik_hash, household_id)")
 
     run("UPDATE import_hh SET household_id = h.id, matched = 'kk' FROM households h "
         "WHERE h.kk_hash = import_hh.kk_hash")
