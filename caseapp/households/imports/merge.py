@@ -26,8 +26,15 @@ def _values(conn: Connection, today: date, now: datetime) -> dict:
     return {"today": today.isoformat(), "now": now.replace(tzinfo=None).isoformat(sep=" ")}
 
 
-def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str) -> dict:
-    """Write the valid staged rows; returns what changed (counts) and the seconds it took."""
+STAGES = ("import_stage", "import_batch")
+
+
+def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str,
+          stage: str = "import_stage") -> dict:
+    """Write the valid rows of *stage* (the whole staging table, or one batch of it: see
+    ``stage.load``); returns what changed (counts) and the seconds it took. ``import_hh`` must be empty."""
+    if stage not in STAGES:
+        raise ValueError(stage)
     started = time.perf_counter()
     postgres = conn.dialect.name == "postgresql"
     params = {**_values(conn, today, now), "codelist": codelist_version, "reason": KK_REASON}
@@ -36,7 +43,7 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
 
     def run(sql: str, **extra) -> int:
         t0 = time.perf_counter()
-        count = conn.execute(text(sql), {**params, **extra}).rowcount or 0
+        count = conn.execute(text(sql.replace("import_stage", stage)), {**params, **extra}).rowcount or 0
         steps.append((" ".join(sql.split()[:3]) + f" #{len(steps) + 1}", round(time.perf_counter() - t0, 3)))
         return count
 
@@ -61,7 +68,8 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
     run("UPDATE import_hh SET household_id = k.household_id, matched = 'history' FROM household_kk_history k "
         "WHERE import_hh.household_id IS NULL AND k.kk_hash = import_hh.kk_hash")
     kk_changed = run(
-        "UPDATE import_hh SET household_id = p.household_id, matched = 'head' FROM persons p, households h "
+        "UPDATE import_hh SET household_id = p.household_id, matched = 'head', old_kk_hash = h.kk_hash "
+        "FROM persons p, households h "
         "WHERE import_hh.household_id IS NULL AND p.nik_hash = import_hh.head_nik_hash AND h.id = p.household_id "
         "AND (h.kk_hash IS NULL OR NOT EXISTS (SELECT 1 FROM import_hh o WHERE o.kk_hash = h.kk_hash))")
 
@@ -106,7 +114,7 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
 
     # People: known NIKs are updated (and moved), new ones inserted.
     moved = conn.execute(text(
-        "SELECT COUNT(*) FROM import_stage s JOIN import_hh i ON i.kk_hash = s.kk_hash "
+        f"SELECT COUNT(*) FROM {stage} s JOIN import_hh i ON i.kk_hash = s.kk_hash "  # noqa: S608  # nosec B608
         "JOIN persons p ON p.nik_hash = s.nik_hash WHERE s.valid AND p.household_id <> i.household_id")).scalar()
     differs = " OR ".join(
         f"{json_text('persons.' + f)} IS DISTINCT FROM s.{f}" if f == "disability_types"
