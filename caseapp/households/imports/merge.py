@@ -73,14 +73,22 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
         "WHERE import_hh.household_id IS NULL AND p.nik_hash = import_hh.head_nik_hash AND h.id = p.household_id "
         "AND (h.kk_hash IS NULL OR NOT EXISTS (SELECT 1 FROM import_hh o WHERE o.kk_hash = h.kk_hash))")
 
-    new_households = run(
+    insert_households = (
         "INSERT INTO households (kk_ciphertext, kk_hash, kk_masked, kelurahan_code, rw, rt, address, desil, "
         "desil_release, status, version, created_at, updated_at) "
         "SELECT kk_ct, kk_hash, kk_masked, kelurahan_code, rw, rt, address, desil, "
         "CASE WHEN desil IS NULL THEN NULL ELSE release END, 'active', 1, :now, :now "
         "FROM import_hh WHERE household_id IS NULL ORDER BY first_row")
-    run("UPDATE import_hh SET household_id = h.id, is_new = true, matched = 'new' FROM households h "
-        "WHERE import_hh.household_id IS NULL AND h.kk_hash = import_hh.kk_hash")
+    if postgres:
+        # The new ids straight from RETURNING: no join with the whole households table.
+        new_households = run(
+            f"WITH created AS ({insert_households} RETURNING id, kk_hash) "  # noqa: S608  # nosec B608 - fixed text
+            "UPDATE import_hh SET household_id = created.id, is_new = true, matched = 'new' FROM created "
+            "WHERE import_hh.kk_hash = created.kk_hash")
+    else:
+        new_households = run(insert_households)
+        run("UPDATE import_hh SET household_id = h.id, is_new = true, matched = 'new' FROM households h "
+            "WHERE import_hh.household_id IS NULL AND h.kk_hash = import_hh.kk_hash")
     run("INSERT INTO household_kk_history (household_id, kk_ciphertext, kk_hash, kk_masked, valid_from, reason) "
         "SELECT household_id, kk_ct, kk_hash, kk_masked, :today, 'initial' FROM import_hh WHERE is_new")
 

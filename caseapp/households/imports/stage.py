@@ -29,7 +29,7 @@ from caseapp.households.imports.validate import (
 )
 
 CHUNK_ROWS = 2000
-BATCH_ROWS = 50_000
+BATCH_ROWS = 100_000
 MAX_MEMBERS = 30
 MAX_KEPT_ERRORS = 20_000
 
