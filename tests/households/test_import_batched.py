@@ -129,3 +129,19 @@ def test_a_duplicate_inside_one_batch_is_not_merged(ctx, tmp_path, monkeypatch):
     rows[2][col("NIK")] = rows[1][col("NIK")]
     (batched,), _register = both_ways([write_csv(tmp_path / "a.csv", rows)], monkeypatch, 2000, 50_000)[True]
     assert not batched.merged and any("juga ada di baris" in e[3] for e in batched.errors)
+
+
+@pytest.mark.timeout(60)
+def test_a_failing_batch_stops_the_workers_without_hanging(ctx, tmp_path, monkeypatch):
+    from caseapp.households.imports import merge as merge_mod
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("merge failed")
+
+    monkeypatch.setattr(stage, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(merge_mod, "merge", broken)
+    path = write_csv(tmp_path / "a.csv", four_member_rows(100))
+    nested = db.session.begin_nested()
+    with pytest.raises(RuntimeError, match="merge failed"):
+        run_import(db.session.connection(), path, keyring=keyring(), workers=2, batched=True, batch_rows=8)
+    nested.rollback()

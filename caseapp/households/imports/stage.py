@@ -174,11 +174,11 @@ def load(conn: Connection, opened: Opened, context: Context, *, workers: int | N
                 yield chunk
 
         pool_context = multiprocessing.get_context("fork")
-        try:
-            with pool_context.Pool(processes, initializer=init_worker, initargs=(context,)) as pool:
+        with pool_context.Pool(processes, initializer=init_worker, initargs=(context,)) as pool:
+            try:
                 consume(pool.imap(process_chunk, fed(), chunksize=1), sink, slots.release)
-        finally:
-            stop.set()
+            finally:
+                stop.set()      # before the pool is shut down: its feeding thread may wait for a slot
 
     if postgres:
         raw = conn.connection.driver_connection
