@@ -9,7 +9,8 @@ local server); builds a scratch database and drops it afterwards.
 3. import   — ``run_import`` as ``flask import households`` runs it: parse, validate, encrypt (worker
               processes, one per core), COPY into the staging table, set-based checks and merge into the
               indexed register, commit. Timed end to end; stage times from the import's own counters
-              (parse+validate and encrypt are CPU seconds summed over the worker processes).
+              (parse_validate and encrypt: seconds inside the worker processes, summed; CPU seconds of
+              this process and of the workers printed beside them).
 4. re-import — the same file again (nothing changes: idempotent), timed.
 5. search   — the register is topped up set-based to BENCH_PERSONS persons (default 1,000,000); then
               exact NIK search (blind index) and a misspelt-name search (pg_trgm) as the list page runs
@@ -87,13 +88,24 @@ def bare_copy(database_url: str, path: Path) -> tuple[int, float]:
     return rows, seconds
 
 
+def cpu_seconds() -> tuple[float, float]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def timed_import(path: Path) -> tuple[dict, float]:
+    load_before, cpu_before = os.getloadavg()[0], cpu_seconds()
     started = time.perf_counter()
     result = run_import(db.session.connection(), path, keyring=keyring())
     if not result.merged:
         raise SystemExit(f"import failed: {result.errors[:5]}")
     db.session.commit()
-    return result, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    cpu_after = cpu_seconds()
+    result.summary["cpu_s"] = {"main": round(cpu_after[0] - cpu_before[0], 2),
+                               "workers": round(cpu_after[1] - cpu_before[1], 2)}
+    result.summary["load_average"] = (round(load_before, 2), round(os.getloadavg()[0], 2))
+    return result, seconds
 
 
 def top_up_persons(target: int) -> dict:
@@ -257,6 +269,9 @@ def main() -> None:
             print("  stages (s): " + ", ".join(f"{k}={v}" for k, v in result.seconds.items()))
             print(f"  workers={result.summary['workers']}, peak RSS main={rss_mb()} MB (before import "
                   f"{rss_before} MB), largest worker={result.summary['peak_rss_mb']} MB")
+            print(f"  CPU s (this process, worker processes): {result.summary['cpu_s']}, batches="
+                  f"{result.summary.get('batches', '-')}, 1-min load average before/after: "
+                  f"{result.summary['load_average']}")
             print("  " + ", ".join(f"{k}={v}" for k, v in result.summary.items()
                                    if k.startswith(("households_", "persons_"))))
             print("  merge steps (s): " + ", ".join(f"{k}={v}" for k, v in result.summary["merge_steps"].items()))
@@ -266,6 +281,8 @@ def main() -> None:
             print(f"re-import (same file):    {again_seconds:.2f} s = {again.rows / again_seconds:,.0f} rows/s, "
                   f"changes: {changed or 'none'}")
             print("  stages (s): " + ", ".join(f"{k}={v}" for k, v in again.seconds.items()))
+            print(f"  CPU s (this process, worker processes): {again.summary['cpu_s']}, 1-min load average "
+                  f"before/after: {again.summary['load_average']}")
             print("  merge steps (s): " + ", ".join(f"{k}={v}" for k, v in again.summary["merge_steps"].items()))
             results["copy"] = {"rows": copy_rows, "seconds": round(copy_seconds, 3), "rows_per_s": round(copy_rate)}
             results["import"] = {"rows": result.rows, "seconds": round(seconds, 3), "rows_per_s": round(rate),
@@ -273,9 +290,12 @@ def main() -> None:
                                  "workers": result.summary["workers"], "peak_rss_main_mb": rss_mb(),
                                  "rss_before_import_mb": rss_before,
                                  "peak_rss_children_mb": result.summary["peak_rss_mb"],
+                                 "cpu_s": result.summary["cpu_s"], "load_average": result.summary["load_average"],
+                                 "batches": result.summary.get("batches"),
                                  "summary": {k: v for k, v in result.summary.items()
                                              if k.startswith(("households_", "persons_"))}}
-            results["reimport"] = {"seconds": round(again_seconds, 3),
+            results["reimport"] = {"seconds": round(again_seconds, 3), "stages_s": again.seconds,
+                                   "load_average": again.summary["load_average"],
                                    "rows_per_s": round(again.rows / again_seconds), "changes": changed}
 
             topped = top_up_persons(PERSONS)

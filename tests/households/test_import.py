@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 
 import pytest
@@ -16,8 +17,24 @@ from caseapp.households.models import DesilRecord, Household, HouseholdKK, Perso
 from caseapp.households.operations.checks import CODE_LISTS
 from tests.households.dtsen import col, rows_for, write_csv, write_xlsx
 
+# On PostgreSQL every test here runs three ways: merged whole, batched (the default there: one batch for
+# files this small), and in batches of four rows (many batches; most files fall back to the whole merge).
+MODES = ["whole", "batched", "tiny_batches"] if os.environ.get("TEST_POSTGRES_URL") else ["whole"]
+MODE = {"batched": False, "batch_rows": 50_000}
+
+
+@pytest.fixture(autouse=True, params=MODES)
+def merge_mode(request, monkeypatch):
+    from caseapp.households.imports import stage
+
+    MODE.update(batched=request.param != "whole", batch_rows=4 if request.param == "tiny_batches" else 50_000)
+    if request.param == "tiny_batches":
+        monkeypatch.setattr(stage, "CHUNK_ROWS", 4)
+    return request.param
+
 
 def run(path, **kwargs):
+    kwargs = {**MODE, **kwargs}
     result = run_import(db.session.connection(), path, keyring=keyring(), **kwargs)
     if result.merged:
         db.session.flush()

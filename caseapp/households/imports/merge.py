@@ -26,8 +26,15 @@ def _values(conn: Connection, today: date, now: datetime) -> dict:
     return {"today": today.isoformat(), "now": now.replace(tzinfo=None).isoformat(sep=" ")}
 
 
-def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str) -> dict:
-    """Write the valid staged rows; returns what changed (counts) and the seconds it took."""
+STAGES = ("import_stage", "import_batch")
+
+
+def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str,
+          stage: str = "import_stage") -> dict:
+    """Write the valid rows of *stage* (the whole staging table, or one batch of it: see
+    ``stage.load``); returns what changed (counts) and the seconds it took. ``import_hh`` must be empty."""
+    if stage not in STAGES:
+        raise ValueError(stage)
     started = time.perf_counter()
     postgres = conn.dialect.name == "postgresql"
     params = {**_values(conn, today, now), "codelist": codelist_version, "reason": KK_REASON}
@@ -36,7 +43,7 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
 
     def run(sql: str, **extra) -> int:
         t0 = time.perf_counter()
-        count = conn.execute(text(sql), {**params, **extra}).rowcount or 0
+        count = conn.execute(text(sql.replace("import_stage", stage)), {**params, **extra}).rowcount or 0
         steps.append((" ".join(sql.split()[:3]) + f" #{len(steps) + 1}", round(time.perf_counter() - t0, 3)))
         return count
 
@@ -47,32 +54,41 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
         return f"CAST({expr} AS json)" if postgres else expr
 
     # One row per household of the file: the values of its first row (all rows agree: checked).
+    # (and its head's NIK hash: a valid household has exactly one head, checked).
     run("INSERT INTO import_hh (kk_hash, first_row, kk_ct, kk_masked, kelurahan_code, address, rt, rw, desil, "
-        "release) SELECT s.kk_hash, s.row_no, s.kk_ct, s.kk_masked, s.kelurahan_code, s.address, s.rt, s.rw, "
-        "s.desil, s.release FROM import_stage s WHERE s.valid AND s.row_no IN "
-        "(SELECT MIN(row_no) FROM import_stage WHERE valid GROUP BY kk_hash)")
-    run("UPDATE import_hh SET head_nik_hash = s.nik_hash FROM import_stage s "
-        "WHERE s.kk_hash = import_hh.kk_hash AND s.valid AND s.relation = 'head'")
+        "release, head_nik_hash) SELECT s.kk_hash, s.row_no, s.kk_ct, s.kk_masked, s.kelurahan_code, s.address, "
+        "s.rt, s.rw, s.desil, s.release, f.head FROM import_stage s JOIN (SELECT MIN(row_no) AS first_row, "
+        "MAX(CASE WHEN relation = 'head' THEN nik_hash END) AS head FROM import_stage WHERE valid "
+        "GROUP BY kk_hash) f ON f.first_row = s.row_no WHERE s.valid")
     if postgres:
-        run("ANALYZE import_hh")
+        run("ANALYZE import_hh (kk_hash, head_nik_hash, household_id)")
 
     run("UPDATE import_hh SET household_id = h.id, matched = 'kk' FROM households h "
         "WHERE h.kk_hash = import_hh.kk_hash")
     run("UPDATE import_hh SET household_id = k.household_id, matched = 'history' FROM household_kk_history k "
         "WHERE import_hh.household_id IS NULL AND k.kk_hash = import_hh.kk_hash")
     kk_changed = run(
-        "UPDATE import_hh SET household_id = p.household_id, matched = 'head' FROM persons p, households h "
+        "UPDATE import_hh SET household_id = p.household_id, matched = 'head', old_kk_hash = h.kk_hash "
+        "FROM persons p, households h "
         "WHERE import_hh.household_id IS NULL AND p.nik_hash = import_hh.head_nik_hash AND h.id = p.household_id "
         "AND (h.kk_hash IS NULL OR NOT EXISTS (SELECT 1 FROM import_hh o WHERE o.kk_hash = h.kk_hash))")
 
-    new_households = run(
+    insert_households = (
         "INSERT INTO households (kk_ciphertext, kk_hash, kk_masked, kelurahan_code, rw, rt, address, desil, "
         "desil_release, status, version, created_at, updated_at) "
         "SELECT kk_ct, kk_hash, kk_masked, kelurahan_code, rw, rt, address, desil, "
         "CASE WHEN desil IS NULL THEN NULL ELSE release END, 'active', 1, :now, :now "
         "FROM import_hh WHERE household_id IS NULL ORDER BY first_row")
-    run("UPDATE import_hh SET household_id = h.id, is_new = true, matched = 'new' FROM households h "
-        "WHERE import_hh.household_id IS NULL AND h.kk_hash = import_hh.kk_hash")
+    if postgres:
+        # The new ids straight from RETURNING: no join with the whole households table.
+        new_households = run(
+            f"WITH created AS ({insert_households} RETURNING id, kk_hash) "  # noqa: S608  # nosec B608 - fixed text
+            "UPDATE import_hh SET household_id = created.id, is_new = true, matched = 'new' FROM created "
+            "WHERE import_hh.kk_hash = created.kk_hash")
+    else:
+        new_households = run(insert_households)
+        run("UPDATE import_hh SET household_id = h.id, is_new = true, matched = 'new' FROM households h "
+            "WHERE import_hh.household_id IS NULL AND h.kk_hash = import_hh.kk_hash")
     run("INSERT INTO household_kk_history (household_id, kk_ciphertext, kk_hash, kk_masked, valid_from, reason) "
         "SELECT household_id, kk_ct, kk_hash, kk_masked, :today, 'initial' FROM import_hh WHERE is_new")
 
@@ -106,7 +122,7 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
 
     # People: known NIKs are updated (and moved), new ones inserted.
     moved = conn.execute(text(
-        "SELECT COUNT(*) FROM import_stage s JOIN import_hh i ON i.kk_hash = s.kk_hash "
+        f"SELECT COUNT(*) FROM {stage} s JOIN import_hh i ON i.kk_hash = s.kk_hash "  # noqa: S608  # nosec B608
         "JOIN persons p ON p.nik_hash = s.nik_hash WHERE s.valid AND p.household_id <> i.household_id")).scalar()
     differs = " OR ".join(
         f"{json_text('persons.' + f)} IS DISTINCT FROM s.{f}" if f == "disability_types"

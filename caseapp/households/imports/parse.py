@@ -124,7 +124,7 @@ def _open_csv(path: Path, size: int, head: bytes) -> Opened:
     def rows() -> Iterator[tuple[int, list]]:
         try:
             for row in reader:
-                if row and any(cell.strip() for cell in row):
+                if row and (row[0].strip() or any(cell.strip() for cell in row)):
                     yield reader.line_num, row
         finally:
             binary.close()

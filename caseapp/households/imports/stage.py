@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 
 from sqlalchemy import Connection, text
 
 from caseapp.households.imports.parse import Opened
-from caseapp.households.imports.validate import STAGE_COLUMNS, ChunkResult, Context, init_worker, process_chunk
+from caseapp.households.imports.validate import (
+    STAGE_COLUMNS,
+    ChunkResult,
+    Context,
+    init_worker,
+    pack_rows,
+    process_chunk,
+)
 
 CHUNK_ROWS = 2000
+BATCH_ROWS = 100_000
 MAX_MEMBERS = 30
 MAX_KEPT_ERRORS = 20_000
 
@@ -46,29 +56,36 @@ class StageStats:
             self.errors.extend(errors[:room])
 
 
-def create_stage(conn: Connection) -> None:
+_HH_COLUMNS = ("kk_hash text PRIMARY KEY, first_row integer, kk_ct {blob}, kk_masked text, kelurahan_code text, "
+               "address text, rt integer, rw integer, desil integer, release text, head_nik_hash text, "
+               "household_id integer, matched text, old_kk_hash text, is_new boolean DEFAULT {false}")
+
+
+def create_stage(conn: Connection, *, batches: bool = False) -> None:
+    """The staging tables; with *batches* (PostgreSQL) also ``import_batch`` (the rows of one batch, merged
+    while the next is validated) and ``import_hh_all`` (every batch's household rows, for the final checks)."""
     postgres = conn.dialect.name == "postgresql"
     types = _TYPES_PG if postgres else _TYPES_SQLITE
     columns = ", ".join(f"{name} {types.get(name, 'text')}" for name in STAGE_COLUMNS)
     drop_stage(conn)
     if postgres:
+        hh = _HH_COLUMNS.format(blob="bytea", false="false")
         conn.execute(text(f"CREATE TEMP TABLE import_stage ({columns}) ON COMMIT DROP"))  # nosec B608 - fixed names
-        conn.execute(text("CREATE TEMP TABLE import_hh (kk_hash text PRIMARY KEY, first_row integer, "
-                          "kk_ct bytea, kk_masked text, kelurahan_code text, address text, rt integer, "
-                          "rw integer, desil integer, release text, head_nik_hash text, household_id integer, "
-                          "matched text, is_new boolean DEFAULT false) ON COMMIT DROP"))
+        conn.execute(text(f"CREATE TEMP TABLE import_hh ({hh}) ON COMMIT DROP"))  # nosec B608 - fixed names
+        if batches:
+            conn.execute(text(f"CREATE TEMP TABLE import_batch ({columns}) ON COMMIT DROP"))  # nosec B608
+            conn.execute(text("CREATE TEMP TABLE import_hh_all (LIKE import_hh) ON COMMIT DROP"))
+            conn.execute(text("CREATE TEMP TABLE import_hold (LIKE import_batch) ON COMMIT DROP"))
     else:
+        hh = _HH_COLUMNS.format(blob="blob", false="0")
         conn.execute(text(f"CREATE TEMP TABLE import_stage ({columns})"))  # nosec B608 - fixed names
-        conn.execute(text("CREATE TEMP TABLE import_hh (kk_hash text PRIMARY KEY, first_row integer, "
-                          "kk_ct blob, kk_masked text, kelurahan_code text, address text, rt integer, "
-                          "rw integer, desil integer, release text, head_nik_hash text, household_id integer, "
-                          "matched text, is_new boolean DEFAULT 0)"))
+        conn.execute(text(f"CREATE TEMP TABLE import_hh ({hh})"))  # nosec B608 - fixed names
 
 
 def drop_stage(conn: Connection) -> None:
     schema = "pg_temp" if conn.dialect.name == "postgresql" else "temp"
-    conn.execute(text(f"DROP TABLE IF EXISTS {schema}.import_stage"))  # nosec B608 - fixed names
-    conn.execute(text(f"DROP TABLE IF EXISTS {schema}.import_hh"))  # nosec B608 - fixed names
+    for table in ("import_stage", "import_hh", "import_batch", "import_hh_all", "import_hold"):
+        conn.execute(text(f"DROP TABLE IF EXISTS {schema}.{table}"))  # nosec B608 - fixed names
 
 
 def _chunks(rows: Iterator[tuple[int, list]], size: int) -> Iterator[list[tuple[int, list]]]:
@@ -89,8 +106,16 @@ def worker_count(requested: int | None) -> int:
 
 
 def load(conn: Connection, opened: Opened, context: Context, *, workers: int | None,
-         progress: Callable[[int, int], None] | None = None) -> StageStats:
-    """Stream *opened* through the validators into ``import_stage``; returns counts, errors and timings."""
+         progress: Callable[[int, int], None] | None = None,
+         on_batch: Callable[[StageStats, bool], None] | None = None,
+         batch_rows: int = BATCH_ROWS) -> StageStats:
+    """Stream *opened* through the validators into ``import_stage``; returns counts, errors and timings.
+
+    With *on_batch* (PostgreSQL), rows go to ``import_batch`` instead, and every *batch_rows* rows (and once
+    at the end) the COPY is closed and ``on_batch(stats, final)`` is called — it merges the batch and moves it to
+    ``import_stage`` — while the worker processes go on validating the next rows (at most about one batch
+    ahead: memory stays bounded).
+    """
     stats = StageStats()
     started = time.perf_counter()
     postgres = conn.dialect.name == "postgresql"
@@ -101,6 +126,7 @@ def load(conn: Connection, opened: Opened, context: Context, *, workers: int | N
     second = next(chunks, None)
     processes = worker_count(workers) if second is not None else 0
     stats.workers = processes
+    batching = postgres and on_batch is not None
 
     def all_chunks():
         yield first
@@ -108,12 +134,18 @@ def load(conn: Connection, opened: Opened, context: Context, *, workers: int | N
             yield second
         yield from chunks
 
-    copy_sql = f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN"  # nosec B608 - fixed names
+    def sent_chunks():
+        # CSV rows are all text: packed into one string per chunk (far cheaper to pickle and unpickle).
+        if opened.kind == "csv":
+            return map(pack_rows, all_chunks())
+        return all_chunks()
+
     insert_sql = text(f"INSERT INTO import_stage ({', '.join(STAGE_COLUMNS)}) "  # noqa: S608  # nosec B608
                       f"VALUES ({', '.join(':' + c for c in STAGE_COLUMNS)})")
 
-    def consume(results: Iterator[ChunkResult], sink) -> None:
+    def consume(results: Iterator[ChunkResult], sink, done: Callable[[], None]) -> None:
         for result in results:
+            done()
             stats.rows += result.rows
             stats.seconds["parse_validate"] += result.validate_seconds
             stats.seconds["encrypt"] += result.encrypt_seconds
@@ -125,21 +157,58 @@ def load(conn: Connection, opened: Opened, context: Context, *, workers: int | N
                 progress(stats.rows, stats.error_count)
 
     def run(sink) -> None:
-        if processes:
-            pool_context = multiprocessing.get_context("fork")
-            with pool_context.Pool(processes, initializer=init_worker, initargs=(context,)) as pool:
-                consume(pool.imap(process_chunk, all_chunks(), chunksize=1), sink)
-        else:
+        if not processes:
             init_worker(context)
-            consume(map(process_chunk, all_chunks()), sink)
+            consume(map(process_chunk, sent_chunks()), sink, lambda: None)
+            return
+        # Chunks in flight (sent, not yet consumed) are bounded: while the main process merges a batch the
+        # workers validate ahead, but not further than about one batch.
+        slots = threading.Semaphore(max(batch_rows // CHUNK_ROWS, 1) + 2 * processes)
+        stop = threading.Event()
+
+        def fed():
+            for chunk in sent_chunks():
+                while not slots.acquire(timeout=0.2):
+                    if stop.is_set():
+                        return
+                yield chunk
+
+        pool_context = multiprocessing.get_context("fork")
+        with pool_context.Pool(processes, initializer=init_worker, initargs=(context,)) as pool:
+            try:
+                consume(pool.imap(process_chunk, fed(), chunksize=1), sink, slots.release)
+            finally:
+                stop.set()      # before the pool is shut down: its feeding thread may wait for a slot
 
     if postgres:
         raw = conn.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        table = "import_batch" if batching else "import_stage"
+        copy_sql = f"COPY {table} ({', '.join(STAGE_COLUMNS)}) FROM STDIN"  # nosec B608 - fixed names
+        with ExitStack() as stack:
+            state: dict = {"copy": None, "rows": 0}
+
+            def close() -> None:
+                if state["copy"] is not None:
+                    stack.close()
+                    state["copy"] = None
+
             def sink(payload: bytes) -> int:
-                copy.write(payload)
-                return payload.count(b"\n")
+                if state["copy"] is None:
+                    cursor = stack.enter_context(raw.cursor())
+                    state["copy"] = stack.enter_context(cursor.copy(copy_sql))
+                state["copy"].write(payload)
+                count = payload.count(b"\n")
+                state["rows"] += count
+                if batching and state["rows"] >= batch_rows:
+                    close()
+                    state["rows"] = 0
+                    on_batch(stats, False)
+                return count
+
             run(sink)
+            close()
+        if batching:
+            on_batch(stats, True)      # the rest, and the rows held back from the last batch
     else:
         def sink(payload: list) -> int:
             if payload:
@@ -150,18 +219,53 @@ def load(conn: Connection, opened: Opened, context: Context, *, workers: int | N
     return stats
 
 
-def household_checks(conn: Connection, stats: StageStats, headers: dict[str, str]) -> None:
+def register_clashes(conn: Connection, headers: dict[str, str], table: str = "import_stage") -> list:
+    """Rows whose NIK is in the register for someone with another name and another birth date."""
+    if table not in ("import_stage", "import_batch"):
+        raise ValueError(table)
+    nik_header = headers.get("nik", "NIK")
+    return [(row_no, nik_header, masked, "NIK ini sudah terdaftar untuk orang dengan nama dan tanggal lahir lain. "
+             "Data tidak digabung: periksa NIK di KTP/KK.") for row_no, masked in conn.execute(text(
+                 f"SELECT s.row_no, s.nik_masked FROM {table} s JOIN persons p ON p.nik_hash = s.nik_hash "  # noqa: S608  # nosec B608
+                 "WHERE s.valid AND UPPER(p.name) <> UPPER(s.name) "
+                 "AND (p.birth_date IS NULL OR p.birth_date <> s.birth_date) ORDER BY s.row_no"))]
+
+
+def batch_has_duplicates(conn: Connection) -> bool:
+    """Whether two valid rows of ``import_batch`` share a NIK (they must not both reach the merge)."""
+    return bool(conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM import_batch WHERE valid AND nik_hash IS NOT NULL "
+        "GROUP BY nik_hash HAVING COUNT(*) > 1)")).scalar())
+
+
+def batches_disagree(conn: Connection) -> bool:
+    """After a batched merge: whether merging the file whole could have matched differently.
+
+    True when a household's rows were in two batches, two households of the file went to one household
+    of the register, or a household was matched through its head's NIK while its old KK is in the file
+    too. Then the batched merge is rolled back and the file merged whole (``engine.run_import``).
+    """
+    return bool(conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM import_hh_all GROUP BY kk_hash HAVING COUNT(*) > 1) "
+        "OR EXISTS (SELECT 1 FROM import_hh_all GROUP BY household_id HAVING COUNT(*) > 1) "
+        "OR EXISTS (SELECT 1 FROM import_hh_all a JOIN import_hh_all b ON b.kk_hash = a.old_kk_hash "
+        "WHERE a.matched = 'head')")).scalar())
+
+
+def household_checks(conn: Connection, stats: StageStats, headers: dict[str, str], *, clashes: bool = True) -> None:
     """Set-based checks across rows: duplicate NIK, heads per KK, one address per KK, size, register clashes.
 
     Each adds errors to *stats*; afterwards every row of a household with any error is ``valid = false``.
+    ``clashes=False``: the register clashes were checked batch by batch before each batch was merged.
     """
     started = time.perf_counter()
     kk_header, nik_header = headers.get("kk", "NO_KK"), headers.get("nik", "NIK")
     rel_header = headers.get("relation", "HUBUNGAN_KK")
     if conn.dialect.name == "postgresql":
-        conn.execute(text("CREATE INDEX ON import_stage (kk_hash)"))
-        conn.execute(text("CREATE INDEX ON import_stage (nik_hash)"))
-        conn.execute(text("ANALYZE import_stage"))
+        # No indexes on the stage: every statement on it reads it whole (hash joins and aggregates). The
+        # planner gets the row count and statistics of the columns that are joined or grouped on only
+        # (ANALYZE of all 28 columns cost as much as the checks themselves).
+        conn.execute(text("ANALYZE import_stage (valid, kk_hash, nik_hash, row_no, relation)"))
     else:
         conn.execute(text("CREATE INDEX temp.ix_import_stage_kk ON import_stage (kk_hash)"))
         conn.execute(text("CREATE INDEX temp.ix_import_stage_nik ON import_stage (nik_hash)"))
@@ -204,12 +308,8 @@ def household_checks(conn: Connection, stats: StageStats, headers: dict[str, str
                            "baris KK ini."))
 
     # A NIK already in the register for someone with another name and another birth date.
-    for row_no, masked in conn.execute(text(
-        "SELECT s.row_no, s.nik_masked FROM import_stage s JOIN persons p ON p.nik_hash = s.nik_hash "
-        "WHERE s.valid AND UPPER(p.name) <> UPPER(s.name) "
-        "AND (p.birth_date IS NULL OR p.birth_date <> s.birth_date) ORDER BY s.row_no")):
-        errors.append((row_no, nik_header, masked, "NIK ini sudah terdaftar untuk orang dengan nama dan tanggal "
-                       "lahir lain. Data tidak digabung: periksa NIK di KTP/KK."))
+    if clashes:
+        errors.extend(register_clashes(conn, headers))
 
     errors.sort()
     stats.add_errors(errors)
