@@ -17,6 +17,7 @@ import pytest
 
 from caseapp.core.crypto import Keyring
 from caseapp.households.imports import validate as v
+from caseapp.households.imports import worker as w
 from caseapp.households.imports.columns import FIELD_ORDER
 from caseapp.households.imports.parse import _map_headers
 from caseapp.households.imports.sample import HEADER
@@ -41,11 +42,11 @@ def decrypted(ctx: v.Context, line: str) -> list[str]:
 
 
 def both(ctx: v.Context, rows: list[list[str]]) -> list[tuple[str | None, list, tuple | None]]:
-    v.init_worker(ctx)
-    sealer, getters = v._sealer, v._getters(ctx)
+    w.init_worker(ctx)
+    sealer, getters = w._sealer, w._getters(ctx)
     out = []
     for n, row in enumerate(rows, start=2):
-        fast = v.fast_row(n, [*row, ""], ctx, sealer, getters, [0.0, 0.0])
+        fast = w.fast_row(n, [*row, ""], ctx, sealer, getters, [0.0, 0.0])
         errors: list = []
         slow = v.check_row(n, list(row), ctx, sealer, errors, [0.0, 0.0])
         out.append((fast, errors, slow))
@@ -142,7 +143,7 @@ def test_sealer_matches_the_keyring(key_length):
 
 def test_packed_chunks_round_trip_and_refuse_separators():
     chunk = [(2, ["a", "b", ""]), (5, ["", "c\x1ed", "e"])]
-    assert v.pack_rows(chunk) is chunk
+    assert w.pack_rows(chunk) is chunk
     clean = [(2, ["a", "b", ""]), (5, ["", "c d", "e"]), (6, [""])]
-    packed = v.pack_rows(clean)
-    assert isinstance(packed, tuple) and v.unpack_rows(packed) == clean
+    packed = w.pack_rows(clean)
+    assert isinstance(packed, tuple) and w.unpack_rows(packed) == clean

@@ -19,14 +19,8 @@ from itertools import islice
 from sqlalchemy import Connection, text
 
 from caseapp.households.imports.parse import Opened
-from caseapp.households.imports.validate import (
-    STAGE_COLUMNS,
-    ChunkResult,
-    Context,
-    init_worker,
-    pack_rows,
-    process_chunk,
-)
+from caseapp.households.imports.validate import STAGE_COLUMNS, ChunkResult, Context
+from caseapp.households.imports.worker import init_worker, pack_rows, process_chunk
 
 CHUNK_ROWS = 2000
 BATCH_ROWS = 100_000
