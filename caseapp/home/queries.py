@@ -6,12 +6,13 @@ from sqlalchemy import func, select
 
 from caseapp.agencies.models import Agency, Programme
 from caseapp.auth.models import Role, User
-from caseapp.cases.models import Case, CaseStatus, Intervention, InterventionStatus, Stage
+from caseapp.cases.models import Case, CaseStatus, CaseTally, Intervention, InterventionStatus, Stage
 from caseapp.cases.queries import COUNT_CAP, case_scope, tallied_stage_counts
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
-from caseapp.households.models import Household, Person
+from caseapp.households.models import Household
 from caseapp.households.queries import household_scope
+from caseapp.reports.pages import register_totals
 
 AWAITING_APPROVAL = (CaseStatus.SUBMITTED, CaseStatus.PLAN_SUBMITTED)
 
@@ -82,14 +83,13 @@ def agency_summary(user: User) -> dict[str, int]:
     }
 
 
-def city_aggregates() -> dict[str, int]:
-    """Aggregates only (viewers see no personal data)."""
-    return {
-        "households": db.session.scalar(select(func.count(Household.id))) or 0,
-        "persons": db.session.scalar(select(func.count(Person.id))) or 0,
-        "desil_1": db.session.scalar(select(func.count(Household.id)).where(Household.desil == 1)) or 0,
-        "open_cases": db.session.scalar(select(func.count(Case.id)).where(Case.stage != Stage.CLOSED)) or 0,
-    }
+def city_aggregates() -> dict:
+    """Aggregates only (viewers see no personal data): the register's totals as the scheduled refresh
+    counted them (``as_of``; counted now where it has not run yet), open cases from the case tallies."""
+    register, as_of = register_totals()
+    open_cases = db.session.scalar(select(func.coalesce(func.sum(CaseTally.n), 0))
+                                   .where(CaseTally.stage != Stage.CLOSED)) or 0
+    return {**register, "open_cases": open_cases, "as_of": as_of}
 
 
 def admin_summary() -> dict[str, int]:

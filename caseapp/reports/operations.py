@@ -18,8 +18,9 @@ from caseapp.core.audit import record_audit_event
 from caseapp.core.errors import Conflict, ValidationFailed
 from caseapp.core.models import utcnow
 from caseapp.reports.models import PovertyLine, ReportSnapshot
+from caseapp.reports.pages import REGISTER_KEY, count_register, dashboard_key, quarter_filters, snapshot_for
 from caseapp.reports.periods import Quarter, today
-from caseapp.reports.queries import FIGURES_SCHEMA, Scope, compute_figures, quarter_filters, snapshot_for
+from caseapp.reports.queries import FIGURES_SCHEMA, Scope, compute_figures
 from caseapp.reports.targets import target_entries
 
 
@@ -79,14 +80,13 @@ def add_poverty_line(session: Session, *, valid_from: date, rupiah_per_capita_mo
 
 def refresh_dashboard_figures(session: Session) -> dict[str, float]:
     """Recompute the default dashboard (1 January → today) of the city and of every kecamatan a
-    supervisor is limited to, and replace the stored figures (scheduled; see ``DashboardFigures``).
-    Returns the seconds each scope took."""
+    supervisor is limited to, and the register's totals (the viewers' home page), and replace the
+    stored figures (scheduled; see ``DashboardFigures``). Returns the seconds each took."""
     import time
 
     from caseapp.auth.models import Role
     from caseapp.reports.forms import default_filters
     from caseapp.reports.models import DashboardFigures
-    from caseapp.reports.queries import dashboard_key
 
     filters = default_filters()
     kecamatan = session.scalars(select(User.kecamatan_code).where(
@@ -99,6 +99,11 @@ def refresh_dashboard_figures(session: Session) -> dict[str, float]:
         took[scope.kecamatan or "city"] = round(time.perf_counter() - started, 2)
         rows.append(DashboardFigures(key=dashboard_key(scope, filters), figures=figures, computed_at=filters.now,
                                      seconds=took[scope.kecamatan or "city"]))
+    started = time.perf_counter()
+    register = count_register()
+    took["register"] = round(time.perf_counter() - started, 2)
+    rows.append(DashboardFigures(key=REGISTER_KEY, figures=register, computed_at=filters.now,
+                                 seconds=took["register"]))
     session.execute(delete(DashboardFigures))
     session.add_all(rows)
     session.flush()

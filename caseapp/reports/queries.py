@@ -33,13 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from caseapp.agencies.models import Agency, Programme, Region, RegionLevel
-from caseapp.auth.models import User
 from caseapp.cases.models import Case, Intervention, InterventionStatus, Stage, Step, StepStatus
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
 from caseapp.households.models import Household, HouseholdStatus, Person
-from caseapp.reports.models import PovertyLine, ReportSnapshot
-from caseapp.reports.periods import JAKARTA, Quarter, day_start_utc
+from caseapp.reports.models import PovertyLine
+from caseapp.reports.periods import JAKARTA, day_start_utc
 from caseapp.reports.sql import days_between, days_to_date, percentiles
 
 FIGURES_SCHEMA = 1
@@ -531,75 +530,3 @@ def compute_figures(scope: Scope, f: ReportFilters) -> dict:
         "coverage": coverage(scope, f, line),
         "graduation": graduation(scope, f),
     }
-
-
-def dashboard_key(scope: Scope, f: ReportFilters) -> str:
-    return f"{scope.kecamatan or 'city'}|{f.date_from.isoformat()}|{f.date_to.isoformat()}"
-
-
-def dashboard_figures(scope: Scope, f: ReportFilters) -> tuple[dict, datetime | None]:
-    """The dashboard's raw figures and, when they come from the scheduled pre-computation, when that
-    ran. Pre-computed figures answer only the default view (no narrowing filter) of the same period;
-    every other view is computed live (same statements, so the same numbers)."""
-    from caseapp.reports.models import DashboardFigures
-
-    if not (f.kecamatan or f.kelurahan or f.programme or f.agency or f.focus_from):
-        stored = db.session.get(DashboardFigures, dashboard_key(scope, f))
-        if stored is not None and stored.figures.get("schema") == FIGURES_SCHEMA:
-            return stored.figures, stored.computed_at
-    return compute_figures(scope, f), None
-
-
-def filter_choices(scope: Scope) -> dict:
-    """Kecamatan, kelurahan, programmes and agencies for the filter form (three statements)."""
-    regions = select(Region.code, Region.name, Region.level, Region.parent_code).where(
-        Region.level.in_((RegionLevel.KECAMATAN, RegionLevel.KELURAHAN))).order_by(Region.name)
-    if scope.kecamatan:
-        regions = regions.where(or_(Region.code == scope.kecamatan, Region.parent_code == scope.kecamatan))
-    kecamatan, kelurahan = [], []
-    for r in db.session.execute(regions):
-        (kecamatan if r.level == RegionLevel.KECAMATAN else kelurahan).append((r.code, r.name, r.parent_code))
-    programmes = db.session.execute(select(Programme.code, Programme.name).order_by(Programme.name)).all()
-    agencies = db.session.execute(
-        select(Agency.code, Agency.name)
-        .where(or_(Agency.id.in_(select(Programme.agency_id)), Agency.code == CASE_AGENCY))
-        .order_by(Agency.name)).all()
-    return {"kecamatan": kecamatan, "kelurahan": kelurahan, "programmes": [tuple(r) for r in programmes],
-            "agencies": [tuple(r) for r in agencies]}
-
-
-def first_case_date() -> date | None:
-    first = db.session.scalar(select(func.min(Case.opened_at)))
-    return first.date() if first else None
-
-
-# --- quarters and snapshots ----------------------------------------------------------------------
-
-def quarter_filters(quarter: Quarter) -> ReportFilters:
-    """A quarterly report counts from 1 January up to the quarter's end ("s.d. triwulan"), with the
-    quarter itself as the budget's focus."""
-    return ReportFilters(date_from=quarter.year_start, date_to=quarter.end, focus_from=quarter.start)
-
-
-def snapshot_for(quarter: Quarter) -> ReportSnapshot | None:
-    return db.session.scalar(select(ReportSnapshot).where(ReportSnapshot.year == quarter.year,
-                                                          ReportSnapshot.quarter == quarter.number))
-
-
-def snapshot_list() -> dict[tuple[int, int], dict]:
-    """When each quarter was frozen and by whom (not the figures themselves)."""
-    rows = db.session.execute(
-        select(ReportSnapshot.year, ReportSnapshot.quarter, ReportSnapshot.taken_at, User.full_name)
-        .outerjoin(User, User.id == ReportSnapshot.taken_by_id))
-    return {(r.year, r.quarter): {"taken_at": r.taken_at, "taken_by": r.full_name} for r in rows}
-
-
-def quarter_figures(scope: Scope, quarter: Quarter) -> tuple[dict, ReportSnapshot | None]:
-    """The quarter's raw figures for *scope*: from its snapshot once one exists, else live."""
-    snapshot = snapshot_for(quarter)
-    if snapshot is None:
-        return compute_figures(scope, quarter_filters(quarter)), None
-    frozen = snapshot.figures["city"] if scope.kecamatan is None else snapshot.figures["kecamatan"].get(scope.kecamatan)
-    if frozen is None:  # a kecamatan that did not exist when the snapshot was taken
-        return compute_figures(scope, quarter_filters(quarter)), None
-    return frozen, snapshot

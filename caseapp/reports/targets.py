@@ -17,6 +17,7 @@ from caseapp.cases.models import Case, Intervention, InterventionStatus
 from caseapp.extensions import db
 from caseapp.households.models import Household, HouseholdStatus, Person, Relation
 from caseapp.reports.models import ReportSnapshot
+from caseapp.reports.pages import quarter_filters
 from caseapp.reports.periods import Quarter
 from caseapp.reports.queries import (
     ReportFilters,
@@ -24,7 +25,6 @@ from caseapp.reports.queries import (
     delivered_in,
     intervention_where,
     poverty_line,
-    quarter_filters,
     rupiah,
     target_households,
 )

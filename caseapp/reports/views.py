@@ -14,7 +14,8 @@ from caseapp.auth.permissions import Permission, requires
 from caseapp.core.audit import AccessKind, record_access
 from caseapp.core.errors import DomainError
 from caseapp.extensions import db
-from caseapp.reports import labels, operations, queries, targets
+from caseapp.reports import labels, operations, targets
+from caseapp.reports import pages as report_pages
 from caseapp.reports.charts import chart_data
 from caseapp.reports.forms import FilterForm, SnapshotForm, default_filters
 from caseapp.reports.periods import JAKARTA, Quarter, recent_quarters, today
@@ -80,11 +81,11 @@ def _as_of_date(value: str | datetime) -> str:
 @requires(Permission.DASHBOARD_VIEW)
 def dashboard():
     scope = report_scope(current_user)
-    choices = queries.filter_choices(scope)
+    choices = report_pages.filter_choices(scope)
     form = FilterForm(formdata=request.args)
     form.set_choices(choices)
     filters = form.filters() if form.validate() else default_filters()
-    figures, computed_at = queries.dashboard_figures(scope, filters)
+    figures, computed_at = report_pages.dashboard_figures(scope, filters)
     fig = present(figures, suppress=aggregates_only(current_user))
     return render_template("reports/dashboard.html", form=form, fig=fig, charts=chart_data(fig),
                            scope_name=_scope_name(scope, choices), filters=filters, computed_at=computed_at)
@@ -93,8 +94,8 @@ def dashboard():
 @bp.route("/")
 @requires(Permission.REPORT_EXPORT)
 def index():
-    quarters = recent_quarters(queries.first_case_date())
-    return render_template("reports/index.html", quarters=quarters, frozen=queries.snapshot_list(),
+    quarters = recent_quarters(report_pages.first_case_date())
+    return render_template("reports/index.html", quarters=quarters, frozen=report_pages.snapshot_list(),
                            today=today(), can_snapshot=can_take_snapshot(current_user),
                            snapshot_form=SnapshotForm())
 
@@ -102,7 +103,7 @@ def index():
 def _quarter_context(year: int, number: int) -> dict:
     quarter = _quarter_or_404(year, number)
     scope = report_scope(current_user)
-    raw, snapshot = queries.quarter_figures(scope, quarter)
+    raw, snapshot = report_pages.quarter_figures(scope, quarter)
     fig = present(raw, suppress=aggregates_only(current_user))
     return {"quarter": quarter, "scope": scope, "fig": fig, "snapshot": snapshot}
 
@@ -111,7 +112,7 @@ def _quarter_context(year: int, number: int) -> dict:
 @requires(Permission.REPORT_EXPORT)
 def quarter(year: int, number: int):
     context = _quarter_context(year, number)
-    choices = queries.filter_choices(context["scope"])
+    choices = report_pages.filter_choices(context["scope"])
     return render_template("reports/quarter.html", **context, scope_name=_scope_name(context["scope"], choices),
                            can_list=can_see_target_list(current_user),
                            can_snapshot=can_take_snapshot(current_user) and context["snapshot"] is None
@@ -146,12 +147,12 @@ def quarter_households(year: int, number: int):
         abort(403)
     quarter = _quarter_or_404(year, number)
     scope = report_scope(current_user)
-    choices = queries.filter_choices(scope)
+    choices = report_pages.filter_choices(scope)
     kelurahan = request.args.get("kelurahan") or None
     if kelurahan and kelurahan not in {code for code, _name, _parent in choices["kelurahan"]}:
         kelurahan = None
     page = max(1, request.args.get("page", 1, type=int))
-    snapshot = queries.snapshot_for(quarter)
+    snapshot = report_pages.snapshot_for(quarter)
     entries, total = targets.target_page(scope, quarter, snapshot, kelurahan=kelurahan, page=page, per_page=PER_PAGE)
     record_access(db.session, user_id=current_user.id, kind=AccessKind.EXPORT, object_type="report_quarter",
                   detail={"quarter": quarter.code, "format": "html", "personal_data": True, "page": page,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from caseapp.core.errors import Conflict, ValidationFailed
 from caseapp.extensions import db
 from caseapp.households.models import Household, HouseholdStatus
-from caseapp.reports import operations, queries
+from caseapp.reports import operations, pages, queries
 from caseapp.reports.models import PovertyLine, ReportSnapshot
 from caseapp.reports.periods import Quarter, today
 from caseapp.reports.queries import Scope
@@ -36,7 +36,7 @@ def main(html: str) -> str:
 
 
 def test_a_snapshot_freezes_the_quarter_figures(ctx, reported):
-    live_before = queries.compute_figures(Scope(None), queries.quarter_filters(Q1))
+    live_before = queries.compute_figures(Scope(None), pages.quarter_filters(Q1))
     snapshot = operations.take_snapshot(ctx, Q1)
     assert snapshot.figures["city"]["funnel"] == live_before["funnel"]
     assert set(snapshot.figures["kecamatan"]) == {"35.71.01", "35.71.02", "35.71.03"}
@@ -44,14 +44,14 @@ def test_a_snapshot_freezes_the_quarter_figures(ctx, reported):
 
     change_everything()
 
-    live_after = queries.compute_figures(Scope(None), queries.quarter_filters(Q1))
+    live_after = queries.compute_figures(Scope(None), pages.quarter_filters(Q1))
     assert live_after["funnel"]["total"] == live_before["funnel"]["total"] + 1
-    frozen, used = queries.quarter_figures(Scope(None), Q1)
+    frozen, used = pages.quarter_figures(Scope(None), Q1)
     assert used is not None
     assert frozen["funnel"] == live_before["funnel"]
     assert frozen["budget"] == live_before["budget"]
     assert frozen["coverage"] == live_before["coverage"]
-    kecamatan, _ = queries.quarter_figures(Scope(MOJOROTO), Q1)
+    kecamatan, _ = pages.quarter_figures(Scope(MOJOROTO), Q1)
     assert kecamatan["coverage"]["city"]["desil1"] == 7
 
 
