@@ -123,9 +123,9 @@ def top_up_persons(target: int) -> dict:
                    'Ramadhani','Hakim','Sulistyo','Yulianto','Permata','Kurniawan','Safitri','Syahputra',
                    'Haryanto','Astuti','Fitriani','Iskandar','Mardiana','Nuraini','Oktaviani','Puspita',
                    'Subekti'] AS a)
-            INSERT INTO persons (household_id, nik_hash, nik_masked, name, sex, birth_date, relation,
-                                 codelist_version, active, created_at, updated_at)
-            SELECT h.id, md5('bench-nik-' || h.id || '-' || m) || md5('nik-' || h.id || '-' || m),
+            INSERT INTO persons (household_id, kelurahan_code, nik_hash, nik_masked, name, sex, birth_date,
+                                 relation, codelist_version, active, created_at, updated_at)
+            SELECT h.id, h.kelurahan_code, md5('bench-nik-' || h.id || '-' || m) || md5('nik-' || h.id || '-' || m),
                    '3571********' || lpad(((h.id * 4 + m) % 10000)::text, 4, '0'),
                    first.a[1 + (h.id * 7 + m * 13) % 40] || ' ' || middle.a[1 + (h.id * 3 + m) % 20]
                      || last.a[1 + (h.id * 11 + m * 5) % 40],

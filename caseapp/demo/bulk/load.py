@@ -61,9 +61,9 @@ COLUMNS = {
     "households": ("id", "kk_ciphertext", "kk_hash", "kk_masked", "kelurahan_code", "rw", "rt", "address",
                    "latitude", "longitude", "desil", "desil_release", "status", "version", "created_at",
                    "updated_at"),
-    "persons": ("id", "household_id", "nik_ciphertext", "nik_hash", "nik_masked", "name", "sex", "birth_date",
-                "relation", "marital_status", "codelist_version", "school_participation", "education_level",
-                "work_status", "work_sector", "monthly_income", "disability_types", "chronic_illness",
+    "persons": ("id", "household_id", "kelurahan_code", "nik_ciphertext", "nik_hash", "nik_masked", "name", "sex",
+                "birth_date", "relation", "marital_status", "codelist_version", "school_participation",
+                "education_level", "work_status", "work_sector", "monthly_income", "disability_types", "chronic_illness",
                 "pregnant", "active", "created_at", "updated_at"),
     "household_kk_history": ("household_id", "kk_ciphertext", "kk_hash", "kk_masked", "valid_from", "valid_to",
                              "reason"),
@@ -477,7 +477,8 @@ def load_bulk(session: Session, n: int, *, case_share: float = 1.0,
                 for p in h.members:
                     nik = seal(p.nik, "nik")
                     chunk["persons"].append(_line((
-                        person_id, hid, nik[0], nik[1], nik[2], p.name, p.sex.value, p.birth_date, p.relation.value,
+                        person_id, hid, h.kelurahan_code, nik[0], nik[1], nik[2], p.name, p.sex.value, p.birth_date,
+                        p.relation.value,
                         p.marital_status, CODELIST_VERSION, p.school_participation, p.education_level,
                         p.work_status, p.work_sector, p.monthly_income,
                         list(p.disability_types) if p.disability_types else None, p.chronic_illness, p.pregnant,

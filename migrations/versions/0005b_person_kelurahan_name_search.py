@@ -1,0 +1,51 @@
+"""persons.kelurahan_code and one name-search index that carries the area (issues #5, #8)
+
+Revision ID: 0005b
+Revises: 0004d
+
+A copy of the household's kelurahan on every person, so that a name search can apply the user's area
+*inside* the index: on PostgreSQL a multicolumn GIN index ``(kelurahan_code, name gin_trgm_ops)``
+(``btree_gin`` for the text column) answers "name like q in kelurahan K" by intersecting posting
+lists, where the name alone matches ~1% of the city and the area ~2%, but both together a handful.
+A multicolumn GIN index serves any subset of its columns, so it replaces ``ix_persons_name_trgm``
+(0004c) for the city-wide search too. SQLite: a plain index on the same columns.
+
+The column is kept equal to ``households.kelurahan_code`` by every write path (ORM events in
+``households.models``; the set-based import merge and demo loaders set it themselves).
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = "0005b"
+down_revision = "0004d"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.add_column("persons", sa.Column("kelurahan_code", sa.String(length=13), nullable=True))
+    op.execute("UPDATE persons SET kelurahan_code = (SELECT h.kelurahan_code FROM households h "
+               "WHERE h.id = persons.household_id)")
+    if postgres:
+        op.execute("ALTER TABLE persons ALTER COLUMN kelurahan_code SET NOT NULL")
+        op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+        op.execute("CREATE INDEX ix_persons_kelurahan_name_trgm ON persons "
+                   "USING gin (kelurahan_code, name gin_trgm_ops)")
+    else:
+        with op.batch_alter_table("persons") as batch_op:
+            batch_op.alter_column("kelurahan_code", existing_type=sa.String(length=13), nullable=False)
+        op.create_index("ix_persons_kelurahan_name_trgm", "persons", ["kelurahan_code", "name"])
+    op.drop_index("ix_persons_name_trgm", table_name="persons")
+
+
+def downgrade():
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.drop_index("ix_persons_kelurahan_name_trgm", table_name="persons")
+    if postgres:
+        op.execute("CREATE INDEX ix_persons_name_trgm ON persons USING gin (name gin_trgm_ops)")
+    else:
+        op.create_index("ix_persons_name_trgm", "persons", ["name"])
+    with op.batch_alter_table("persons") as batch_op:
+        batch_op.drop_column("kelurahan_code")
