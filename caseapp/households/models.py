@@ -93,7 +93,11 @@ class Household(TimestampMixin, Base):
         order_by="DesilRecord.recorded_at", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (CheckConstraint("desil IS NULL OR (desil BETWEEN 1 AND 10)", name="desil_range"),)
+    __table_args__ = (
+        CheckConstraint("desil IS NULL OR (desil BETWEEN 1 AND 10)", name="desil_range"),
+        # Name search (0005b): a worker's kelurahan's household ids from the index alone.
+        Index("ix_households_kelurahan_id", "kelurahan_code", "id"),
+    )
 
     @property
     def head(self) -> Person | None:

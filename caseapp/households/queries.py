@@ -15,7 +15,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Integer,
     Select,
+    Table,
+    any_,
+    cast,
     except_,
     false,
     func,
@@ -23,11 +27,15 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BooleanClauseList
 
-from caseapp.agencies.models import AgencyKind, Region
+from caseapp.agencies.models import AgencyKind, Region, RegionLevel
 from caseapp.auth.models import Role, User
 from caseapp.core.audit import deny_out_of_scope
 from caseapp.extensions import db
@@ -43,8 +51,23 @@ def register_case_link(link: CaseLink) -> None:
         _case_links.append(link)
 
 
+def _link_arms(link: Select) -> list[Select]:
+    """A case link's ``SELECT household_id FROM t WHERE a OR b`` as ``[… WHERE a, … WHERE b]``.
+
+    The same set (used only in IN / EXCEPT): PostgreSQL reads an OR through a bitmap of the table
+    itself, one arm at a time through an index alone (a worker's own cases: ``ix_cases_owner_household``,
+    0005b). Anything but one plain table with a top-level OR is returned whole.
+    """
+    where, froms = link.whereclause, link.get_final_froms()
+    if not (isinstance(where, BooleanClauseList) and where.operator is operators.or_ and len(froms) == 1
+            and isinstance(froms[0], Table) and not link._group_by_clauses and link._limit_clause is None):
+        return [link]
+    return [select(*link.selected_columns).where(clause) for clause in where.clauses]
+
+
 def _in_kecamatan(column, kecamatan_code: str) -> ColumnElement[bool]:
-    return column.in_(select(Region.code).where(Region.parent_code == kecamatan_code))
+    kelurahan = aliased(Region)  # never correlated, even when *column* is a region's own code
+    return column.in_(select(kelurahan.code).where(kelurahan.parent_code == kecamatan_code))
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,45 @@ def filtered_households(user: User, *, kelurahan: str | None = None, desil: int 
     return stmt
 
 
+def _linked_outside_area(scope: _Scope) -> list[Select | CompoundSelect]:
+    """Per case link, the ids of its households that the area does not already admit.
+
+    A worker's caseload is mostly in their own kelurahan: what is left is usually nothing, found by
+    two index-only scans (their cases' households, the area's households) and a hash, never by
+    looking at their people.
+    """
+    if scope.area is None:
+        return list(scope.links)
+    in_area = aliased(Household)
+    area_ids = select(in_area.id).where(scope.area(in_area.kelurahan_code))
+    outside = []
+    for link in scope.links:
+        arms = _link_arms(link)
+        if len(arms) > 1:  # (a UNION ALL b) EXCEPT c, in a form SQLite accepts too
+            both = union_all(*arms).subquery()
+            arms = [select(both.c[0])]
+        outside.append(except_(arms[0], area_ids))
+    return outside
+
+
+def kelurahan_with_households(user: User) -> Select:
+    """Codes of the kelurahan where *user* can see at least one household (for the list's filter).
+
+    The area's kelurahan come from the regions; the case links add only the kelurahan of their
+    households outside the area (usually none), so this never reads the area's households.
+    """
+    scope = _scope_of(user)
+    if scope.everything:
+        return select(Region.code).where(Region.level == RegionLevel.KELURAHAN)
+    parts: list[Select] = []
+    if scope.area is not None:
+        parts.append(select(Region.code).where(Region.level == RegionLevel.KELURAHAN, scope.area(Region.code)))
+    parts += [select(Household.kelurahan_code).where(Household.id.in_(ids)) for ids in _linked_outside_area(scope)]
+    if not parts:
+        return select(Region.code).where(false())
+    return parts[0] if len(parts) == 1 else union(*parts)
+
+
 def households_named(user: User, q: str) -> Select | CompoundSelect:
     """Ids of households in *user*'s scope with an active member named like *q* (duplicates possible).
 
@@ -135,13 +197,16 @@ def households_named(user: User, q: str) -> Select | CompoundSelect:
     if scope.everything:
         return matches
     arms = [matches.where(scope.area(Person.kelurahan_code))] if scope.area is not None else []
-    for link in scope.links:
-        if scope.area is not None:
-            # The area arm already has the case households inside the area: the case arm needs only
-            # the others (a worker's caseload is mostly in their own kelurahan).
-            in_area = aliased(Household)
-            link = except_(link, select(in_area.id).where(scope.area(in_area.kelurahan_code)))
-        arms.append(matches.where(Person.household_id.in_(link)))
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    for ids in _linked_outside_area(scope):
+        if postgres:
+            # Computed once, as an array (usually empty): the planner then probes persons by household,
+            # instead of guessing the set large and reading every match in the city to join it.
+            listed = ids.subquery()
+            ids = cast(select(func.array_agg(listed.c[0])).scalar_subquery(), postgresql.ARRAY(Integer))
+            arms.append(matches.where(Person.household_id == any_(ids)))
+        else:
+            arms.append(matches.where(Person.household_id.in_(ids)))
     if not arms:
         return matches.where(false())
     return arms[0] if len(arms) == 1 else union_all(*arms)
@@ -167,3 +232,33 @@ def count_households(stmt: Select) -> int:
     return db.session.scalar(
         select(func.count()).select_from(stmt.with_only_columns(Household.id).order_by(None).subquery())
     ) or 0
+
+
+# A name search counts its matches up to this many; beyond, the list says "more than 1.000".
+SEARCH_COUNT_CAP = 1000
+
+
+@dataclass(frozen=True)
+class IdPage:
+    """One page of a list, found by one statement: the ids on the page, newest first, and the count."""
+
+    ids: list[int]
+    page: int
+    pages: int
+    total: int
+    more: bool  # True: there are more than ``total`` (the count stopped at the cap)
+
+
+def page_of_ids(stmt: Select, page: int, per_page: int, *, cap: int | None = None) -> IdPage:
+    """The ids of page *page* of *stmt* (households, id descending) and their count, stopping at *cap*.
+
+    One statement instead of a count and a page: the matches are found once, and the count stops at
+    *cap* (or at the end of the requested page, if that is deeper, so every page stays reachable).
+    """
+    limit = max(SEARCH_COUNT_CAP if cap is None else cap, page * per_page) + 1
+    ids = list(db.session.scalars(stmt.with_only_columns(Household.id).order_by(Household.id.desc()).limit(limit)))
+    more = len(ids) == limit
+    pages = max(-(-len(ids) // per_page), 1)
+    page = min(page, pages)
+    return IdPage(ids[(page - 1) * per_page:page * per_page], page, pages, len(ids) - 1 if more else len(ids), more)
+
