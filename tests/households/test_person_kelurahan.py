@@ -7,13 +7,21 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from caseapp.auth.models import User
+from caseapp.cases.models import CaseStatus, Stage
 from caseapp.core.identifiers import lookup_hash
 from caseapp.demo.households import load_demo_households
 from caseapp.extensions import db
 from caseapp.households import operations as ops
+from caseapp.households import queries, views
 from caseapp.households.models import Household, Person
-from caseapp.households.queries import count_households, filtered_households
-from tests.factories import HouseholdFactory, PersonFactory
+from caseapp.households.queries import (
+    count_households,
+    filtered_households,
+    kelurahan_with_households,
+    page_of_ids,
+)
+from tests.factories import CaseFactory, HouseholdFactory, InterventionFactory, PersonFactory
+from tests.helpers import login
 from tests.households.dtsen import col, rows_for, write_csv
 from tests.households.test_import import run
 from tests.households.test_operations import BANDAR_LOR, SEMAMPIR, household_data
@@ -99,7 +107,8 @@ def test_name_search_follows_a_household_that_moved_out_of_the_area(ctx):
 
     def found(who) -> list[int]:
         stmt = filtered_households(who, q="Sukirno Wiryodiharjo")
-        assert count_households(stmt) == len(ids := db.session.scalars(stmt.with_only_columns(Household.id)).all())
+        ids = db.session.scalars(stmt.with_only_columns(Household.id)).all()
+        assert count_households(stmt) == len(ids)
         return ids
 
     assert found(worker) == [household.id] and found(worker2) == []
@@ -111,3 +120,68 @@ def test_name_search_follows_a_household_that_moved_out_of_the_area(ctx):
         == [household.id]
     assert db.session.scalars(filtered_households(worker, q="Wiryodiharjo").with_only_columns(Household.id)).all() \
         == []
+
+
+def named_ids(who, q) -> list[int]:
+    return db.session.scalars(filtered_households(who, q=q).with_only_columns(Household.id)).all()
+
+
+def test_name_search_finds_case_households_outside_the_area_and_nothing_else(ctx):
+    """The case arm: a worker's own case in another kelurahan is found; a case in their kelurahan is
+    found once; another worker's case outside both areas is not; a referral is found by its kelurahan."""
+    worker, worker2 = user(ctx, "worker@sinergi.test"), user(ctx, "worker2@sinergi.test")
+    own_far = CaseFactory(owner_id=worker.id, household=HouseholdFactory(kelurahan_code=SEMAMPIR))
+    own_near = CaseFactory(owner_id=worker.id, household=HouseholdFactory(kelurahan_code=BANDAR_LOR))
+    others = CaseFactory(owner_id=worker2.id, household=HouseholdFactory(kelurahan_code=KEDUNGLO))
+    referral = CaseFactory(stage=Stage.REFERRAL, status=CaseStatus.NEW, kelurahan_code=BANDAR_LOR,
+                           household=HouseholdFactory(kelurahan_code=KEDUNGLO))
+    for case in (own_far, own_near, others, referral):
+        PersonFactory(household=case.household, name="Tumini Sastrowardoyo")
+    ctx.flush()
+    assert sorted(named_ids(worker, "Tumini Sastrowardoyo")) == sorted(
+        [own_far.household_id, own_near.household_id, referral.household_id])
+    assert sorted(named_ids(worker, "Sastrowardoyo")) == sorted(
+        [own_far.household_id, own_near.household_id, referral.household_id])
+    # worker2 (Semampir): their area has own_far's household; their own case is in Kedunglo.
+    assert sorted(named_ids(worker2, "Tumini")) == sorted([own_far.household_id, others.household_id])
+    kelurahan = set(ctx.scalars(kelurahan_with_households(worker)))
+    assert kelurahan == {BANDAR_LOR, SEMAMPIR, KEDUNGLO}
+    assert set(ctx.scalars(kelurahan_with_households(worker2))) == {SEMAMPIR, KEDUNGLO}
+
+
+def test_agency_officer_without_area_finds_only_their_cases(ctx):
+    officer = user(ctx, "rumah@sinergi.test")
+    served = InterventionFactory(agency_id=officer.agency_id).case
+    hidden = CaseFactory(household=HouseholdFactory(kelurahan_code=served.household.kelurahan_code))
+    for case in (served, hidden):
+        PersonFactory(household=case.household, name="Paidi Wirosuwito")
+    ctx.flush()
+    assert named_ids(officer, "Paidi Wirosuwito") == [served.household_id]
+
+
+def test_search_count_stops_at_the_cap_and_every_page_stays_reachable(ctx):
+    admin = user(ctx, "admin@sinergi.test")
+    households = [HouseholdFactory(kelurahan_code=BANDAR_LOR) for _ in range(7)]
+    for household in households:
+        PersonFactory(household=household, name="Karsidi Wongsoredjo")
+    ctx.flush()
+    newest_first = sorted((h.id for h in households), reverse=True)
+    stmt = filtered_households(admin, q="Karsidi")
+    first = page_of_ids(stmt, 1, 2, cap=4)
+    assert (first.ids, first.total, first.more, first.pages) == (newest_first[:2], 4, True, 3)
+    deep = page_of_ids(stmt, 4, 2, cap=4)   # past the cap: counted to the end of that page
+    assert (deep.ids, deep.page, deep.more) == (newest_first[6:7], 4, False) and deep.total == 7
+    exact = page_of_ids(stmt, 9, 2, cap=10)  # beyond the last page: the last page
+    assert (exact.ids, exact.page, exact.pages, exact.total, exact.more) == (newest_first[6:], 4, 4, 7, False)
+
+
+def test_list_page_says_more_than_when_the_count_stops(client, ctx, monkeypatch):
+    for _ in range(3):
+        PersonFactory(household=HouseholdFactory(kelurahan_code=BANDAR_LOR), name="Ngatini Kromodikromo")
+    ctx.flush()
+    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 2)
+    monkeypatch.setattr(views, "PER_PAGE", 2)
+    login(client, "worker@sinergi.test")
+    page = client.get("/households/?q=Ngatini").get_data(as_text=True)
+    assert "1–2 dari lebih dari 2 rumah tangga" in page
+    assert "?q=Ngatini&amp;page=2" in page  # the next page is offered
