@@ -104,23 +104,27 @@ def _scope_of(user: User) -> _Scope:
     return _Scope(area=area, links=links)
 
 
-def household_scope(user: User) -> ColumnElement[bool]:
+def household_scope(user: User, *, few: bool = False) -> ColumnElement[bool]:
     """The WHERE clause limiting households to *user*'s scope (fail closed for unknown roles).
 
-    The area comes first in the OR and the case links are correlated EXISTS: PostgreSQL evaluates the
-    arms in order, so a household in the area never reaches the case links, and the planner may still
-    hash a link's subquery once when it expects to test many households.
+    The area comes first in the OR: PostgreSQL evaluates the arms in order, so a household in the
+    area never reaches the case links. *few*: the caller tests a few households already found (a name
+    search), so each case link is a correlated EXISTS, planned per household; otherwise ``IN``, which
+    the planner hashes once for a scan of many (the same set either way).
     """
     scope = _scope_of(user)
     if scope.everything:
         return true()
     clauses = [scope.area(Household.kelurahan_code)] if scope.area is not None else []
-    clauses += [link.where(link.selected_columns[0] == Household.id).exists() for link in scope.links]
+    if few:
+        clauses += [link.where(link.selected_columns[0] == Household.id).exists() for link in scope.links]
+    else:
+        clauses += [Household.id.in_(link) for link in scope.links]
     return or_(*clauses) if clauses else false()
 
 
-def visible_households(user: User) -> Select:
-    return select(Household).where(household_scope(user))
+def visible_households(user: User, *, few: bool = False) -> Select:
+    return select(Household).where(household_scope(user, few=few))
 
 
 def get_visible_household_or_404(user: User, household_id: int) -> Household:
@@ -133,7 +137,7 @@ def get_visible_household_or_404(user: User, household_id: int) -> Household:
 def filtered_households(user: User, *, kelurahan: str | None = None, desil: int | None = None,
                         q: str | None = None) -> Select:
     """``visible_households(user)`` narrowed by kelurahan, desil and a member's name (case-insensitive)."""
-    stmt = visible_households(user)
+    stmt = visible_households(user, few=bool(q))
     if kelurahan:
         stmt = stmt.where(Household.kelurahan_code == kelurahan)
     if desil is not None:
