@@ -201,11 +201,13 @@ def households_named(user: User, q: str) -> Select | CompoundSelect:
     if scope.everything:
         return matches
     arms = [matches.where(scope.area(Person.kelurahan_code))] if scope.area is not None else []
-    postgres = db.session.get_bind().dialect.name == "postgresql"
+    as_array = scope.area is not None and db.session.get_bind().dialect.name == "postgresql"
     for ids in _linked_outside_area(scope):
-        if postgres:
+        if as_array:
             # Computed once, as an array (usually empty): the planner then probes persons by household,
             # instead of guessing the set large and reading every match in the city to join it.
+            # Without an area (an agency's officers: tens of thousands of case households at 1 M) the
+            # planner's own choice, a join with the city's matches, stays.
             listed = ids.subquery()
             ids = cast(select(func.array_agg(listed.c[0])).scalar_subquery(), postgresql.ARRAY(Integer))
             arms.append(matches.where(Person.household_id == any_(ids)))
