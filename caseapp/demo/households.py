@@ -82,7 +82,8 @@ def _insert_batch(session: Session, batch: list[SyntheticHousehold]) -> int:
     query = select(Household.kk_hash, Household.id).where(Household.kk_hash.in_(hashes))
     ids = dict(session.execute(query).all())
     pairs = [(ids[row["kk_hash"]], row, h) for row, h in zip(rows, new, strict=True)]
-    _bulk_insert(session, Person, [_person_row(hid, h.kelurahan_code, p, now) for hid, _, h in pairs for p in h.members])
+    _bulk_insert(session, Person, [_person_row(hid, h.kelurahan_code, p, now)
+                                   for hid, _, h in pairs for p in h.members])
     _bulk_insert(session, HouseholdKK, [_kk_row(hid, row, h) for hid, row, h in pairs])
     _bulk_insert(session, DesilRecord, [
         {"household_id": hid, "desil": h.desil, "release": DESIL_RELEASE, "recorded_at": now}
