@@ -172,7 +172,7 @@ def kelurahan_with_households(user: User) -> Select:
     """Codes of the kelurahan where *user* can see at least one household (for the list's filter).
 
     The area's kelurahan come from the regions; the case links add only the kelurahan of their
-    households outside the area (usually none), so this never reads the area's households.
+    households outside the area (usually none), so this never reads the area's households' rows.
     """
     scope = _scope_of(user)
     if scope.everything:
@@ -219,12 +219,13 @@ def households_named(user: User, q: str) -> Select | CompoundSelect:
 
 
 def name_matches(q: str) -> ColumnElement[bool]:
-    """A member name containing *q*; on PostgreSQL also a misspelt one (pg_trgm, GIN index of 0004c).
+    """A member name containing *q*; on PostgreSQL also a misspelt one (pg_trgm, GIN index of 0005b).
 
     ``q <% name``: *q* is close (word similarity ≥ ``pg_trgm.word_similarity_threshold``, 0.6) to a run
     of words of the name, which covers a misspelt whole name as well as a misspelt part of it. Served
-    by ``ix_persons_name_trgm``, as is the ILIKE (the whole-name ``%`` operator was dropped: at 1 M
-    names its index scan alone took twice as long and found nothing more).
+    by ``ix_persons_kelurahan_name_trgm`` (with or without a kelurahan), as is the ILIKE (the whole-name
+    ``%`` operator was dropped: at 1 M names its index scan alone took twice as long and found nothing
+    more).
     """
     if db.session.get_bind().dialect.name != "postgresql":
         return Person.name.icontains(q, autoescape=True)
