@@ -51,7 +51,7 @@ from caseapp.households.identity import build_kk, build_nik  # noqa: E402
 from caseapp.households.imports.engine import run_import  # noqa: E402
 from caseapp.households.imports.sample import HEADER, generate  # noqa: E402
 from caseapp.households.models import Household, Person  # noqa: E402
-from caseapp.households.queries import count_households, filtered_households  # noqa: E402
+from caseapp.households.queries import filtered_households, page_of_ids  # noqa: E402
 
 HOUSEHOLDS = int(os.environ.get("BENCH_HOUSEHOLDS", "100000"))
 PERSONS = int(os.environ.get("BENCH_PERSONS", "1000000"))
@@ -135,9 +135,9 @@ def top_up_persons(target: int) -> dict:
                    'Ramadhani','Hakim','Sulistyo','Yulianto','Permata','Kurniawan','Safitri','Syahputra',
                    'Haryanto','Astuti','Fitriani','Iskandar','Mardiana','Nuraini','Oktaviani','Puspita',
                    'Subekti'] AS a)
-            INSERT INTO persons (household_id, nik_hash, nik_masked, name, sex, birth_date, relation,
-                                 codelist_version, active, created_at, updated_at)
-            SELECT h.id, md5('bench-nik-' || h.id || '-' || m) || md5('nik-' || h.id || '-' || m),
+            INSERT INTO persons (household_id, kelurahan_code, nik_hash, nik_masked, name, sex, birth_date,
+                                 relation, codelist_version, active, created_at, updated_at)
+            SELECT h.id, h.kelurahan_code, md5('bench-nik-' || h.id || '-' || m) || md5('nik-' || h.id || '-' || m),
                    '3571********' || lpad(((h.id * 4 + m) % 10000)::text, 4, '0'),
                    first.a[1 + (h.id * 7 + m * 13) % 40] || ' ' || middle.a[1 + (h.id * 3 + m) % 20]
                      || last.a[1 + (h.id * 11 + m * 5) % 40],
@@ -197,17 +197,19 @@ def search_bench() -> dict:
         db.session.rollback()
 
     def page(user, q):
+        # As the list page runs a name search: the matching ids once (counted up to 1,000), then page 1.
         def run():
-            stmt = filtered_households(user, q=q)
-            total = count_households(stmt)
-            rows = db.session.scalars(stmt.order_by(Household.id.desc()).limit(25)).all()
+            found = page_of_ids(filtered_households(user, q=q), 1, 25)
+            rows = db.session.scalars(select(Household).where(Household.id.in_(found.ids))
+                                      .order_by(Household.id.desc())).all()
             db.session.rollback()
-            return total, rows
+            return (f"{found.total}+" if found.more else found.total), rows
         return run
 
     misspelt = "Sulistyowati Kusumaningrun"
     if os.environ.get("BENCH_EXPLAIN"):
-        stmt = filtered_households(admin, q=misspelt).order_by(Household.id.desc()).limit(25)
+        stmt = filtered_households(admin, q=misspelt).with_only_columns(Household.id) \
+            .order_by(Household.id.desc()).limit(1001)
         compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
         with db.session.connection().connection.driver_connection.cursor() as cursor:
             cursor.execute("EXPLAIN ANALYZE " + str(compiled).replace("%%", "%"))
@@ -232,7 +234,7 @@ def search_bench() -> dict:
 def main() -> None:
     server = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL") or \
         "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"sinergi_bench_import_{uuid.uuid4().hex[:8]}"
+    name = f"{os.environ.get('BENCH_DB_PREFIX', 'sinergi_bench_import_')}{uuid.uuid4().hex[:8]}"
     admin = psycopg.connect(admin_conninfo(server), autocommit=True, connect_timeout=5)
     admin.execute(f'CREATE DATABASE "{name}"')
     database_url = make_url(server).set(database=name).render_as_string(hide_password=False)

@@ -90,6 +90,8 @@ class Case(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_cases_stage_status_due", "stage", "status", "due_at"),
         Index("ix_cases_owner_stage", "owner_id", "stage", "due_at"),
+        # Household name search (0005d): the households of a worker's cases from the index alone.
+        Index("ix_cases_owner_household", "owner_id", "household_id"),
         Index("ix_cases_kelurahan_stage", "kelurahan_code", "stage", "status"),
         Index("ix_cases_kecamatan_stage", "kecamatan_code", "stage", "due_at"),
         Index("ix_cases_due_at", "due_at"),

@@ -82,7 +82,8 @@ def _insert_batch(session: Session, batch: list[SyntheticHousehold]) -> int:
     query = select(Household.kk_hash, Household.id).where(Household.kk_hash.in_(hashes))
     ids = dict(session.execute(query).all())
     pairs = [(ids[row["kk_hash"]], row, h) for row, h in zip(rows, new, strict=True)]
-    _bulk_insert(session, Person, [_person_row(hid, p, now) for hid, _, h in pairs for p in h.members])
+    _bulk_insert(session, Person, [_person_row(hid, h.kelurahan_code, p, now)
+                                   for hid, _, h in pairs for p in h.members])
     _bulk_insert(session, HouseholdKK, [_kk_row(hid, row, h) for hid, row, h in pairs])
     _bulk_insert(session, DesilRecord, [
         {"household_id": hid, "desil": h.desil, "release": DESIL_RELEASE, "recorded_at": now}
@@ -125,10 +126,10 @@ def _kk_row(household_id: int, household_row: dict, h: SyntheticHousehold) -> di
     }
 
 
-def _person_row(household_id: int, p: SyntheticPerson, now: datetime) -> dict:
+def _person_row(household_id: int, kelurahan_code: str, p: SyntheticPerson, now: datetime) -> dict:
     sealed = seal_number(p.nik, "nik")
     return {
-        "household_id": household_id,
+        "household_id": household_id, "kelurahan_code": kelurahan_code,
         "nik_ciphertext": sealed.ciphertext, "nik_hash": sealed.blind_index, "nik_masked": sealed.masked,
         "name": p.name, "sex": p.sex, "birth_date": p.birth_date, "relation": p.relation,
         "marital_status": p.marital_status, "codelist_version": CODELIST_VERSION,

@@ -11,8 +11,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, event, inspect, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from caseapp.core.models import Base, TimestampMixin, str_enum, utcnow
 from caseapp.core.types import Ciphertext
@@ -92,7 +93,11 @@ class Household(TimestampMixin, Base):
         order_by="DesilRecord.recorded_at", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (CheckConstraint("desil IS NULL OR (desil BETWEEN 1 AND 10)", name="desil_range"),)
+    __table_args__ = (
+        CheckConstraint("desil IS NULL OR (desil BETWEEN 1 AND 10)", name="desil_range"),
+        # Name search (0005d): a worker's kelurahan's household ids from the index alone.
+        Index("ix_households_kelurahan_id", "kelurahan_code", "id"),
+    )
 
     @property
     def head(self) -> Person | None:
@@ -131,6 +136,9 @@ class Person(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    # Always the household's kelurahan (migration 0005d): lets the name search apply the user's area
+    # inside its index. The ORM events below keep it equal; set-based writers set it themselves.
+    kelurahan_code: Mapped[str] = mapped_column(String(13))
     nik_ciphertext: Mapped[bytes | None] = mapped_column(Ciphertext)
     # Unique: one person, one NIK, one row in the register (NULLs allowed: missing documents).
     nik_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -158,9 +166,39 @@ class Person(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_persons_name", "name"),
         Index("ix_persons_household_relation", "household_id", "relation"),
-        # Typo-tolerant name search: a GIN trigram index on PostgreSQL (migration 0004c), plain on SQLite.
-        Index("ix_persons_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        # Typo-tolerant name search within an area: a GIN index of kelurahan (btree_gin) and name
+        # trigrams on PostgreSQL (migration 0005d), plain on SQLite. Serves the name alone too.
+        Index("ix_persons_kelurahan_name_trgm", "kelurahan_code", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}),
     )
+
+
+# --- persons.kelurahan_code follows the household, whatever ORM write moves either ---------------
+
+def _kelurahan_of_household(connection: Connection, person: Person) -> str | None:
+    household = person.__dict__.get("household")
+    if household is not None and household.kelurahan_code is not None:
+        return household.kelurahan_code
+    return connection.scalar(select(Household.kelurahan_code).where(Household.id == person.household_id))
+
+
+@event.listens_for(Person, "before_insert")
+def _person_kelurahan_on_insert(_mapper: Mapper, connection: Connection, person: Person) -> None:
+    person.kelurahan_code = _kelurahan_of_household(connection, person)
+
+
+@event.listens_for(Person, "before_update")
+def _person_kelurahan_on_move(_mapper: Mapper, connection: Connection, person: Person) -> None:
+    state = inspect(person)
+    if state.attrs.household_id.history.has_changes() or state.attrs.household.history.has_changes():
+        person.kelurahan_code = _kelurahan_of_household(connection, person)
+
+
+@event.listens_for(Household, "after_update")
+def _household_kelurahan_moved(_mapper: Mapper, connection: Connection, household: Household) -> None:
+    if inspect(household).attrs.kelurahan_code.history.has_changes():
+        connection.execute(update(Person.__table__).where(Person.__table__.c.household_id == household.id)
+                           .values(kelurahan_code=household.kelurahan_code))
 
 
 class HousingSurvey(Base):

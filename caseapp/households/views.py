@@ -50,6 +50,8 @@ from caseapp.households.queries import (
     count_households,
     filtered_households,
     get_visible_household_or_404,
+    kelurahan_with_households,
+    page_of_ids,
     visible_households,
 )
 
@@ -110,8 +112,8 @@ def _kelurahan_options(user: User) -> list[tuple[str, str]]:
     if role == Role.SUPERVISOR and user.kecamatan_code:
         query = query.where(Region.parent_code == user.kecamatan_code)
     elif not (role == Role.ADMIN or role == Role.SUPERVISOR):
-        present = visible_households(user).with_only_columns(Household.kelurahan_code).distinct()
-        query = query.where(Region.code.in_(present) | (Region.code == (user.kelurahan_code or "")))
+        query = query.where(Region.code.in_(kelurahan_with_households(user))
+                            | (Region.code == (user.kelurahan_code or "")))
     return [(code, name) for code, name in db.session.execute(query)]
 
 
@@ -119,9 +121,16 @@ def _list_page(search_form: SearchForm, search_result: str | None = None, prefil
                status: int = 200):
     filters = _filters_from_request()
     stmt = filtered_households(current_user, kelurahan=filters.kelurahan, desil=filters.desil, q=filters.q)
-    total = count_households(stmt)
-    pages = max(math.ceil(total / PER_PAGE), 1)
-    page = min(filters.page, pages)
+    more = False
+    if filters.q:
+        # A name search: matches found once, counted up to a cap (the query layer pages by id).
+        found = page_of_ids(stmt, filters.page, PER_PAGE)
+        total, page, pages, more = found.total, found.page, found.pages, found.more
+        stmt = select(Household).where(Household.id.in_(found.ids))
+    else:
+        total = count_households(stmt)
+        pages = max(math.ceil(total / PER_PAGE), 1)
+        page = min(filters.page, pages)
     head_name = (
         select(Person.name)
         .where(Person.household_id == Household.id, Person.relation == Relation.HEAD, Person.active.is_(True))
@@ -135,10 +144,10 @@ def _list_page(search_form: SearchForm, search_result: str | None = None, prefil
         stmt.add_columns(head_name.label("head_name"), member_count.label("member_count"),
                          Region.name.label("kelurahan_name"))
         .join(Region, Region.code == Household.kelurahan_code)
-        .order_by(Household.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+        .order_by(Household.id.desc()).limit(PER_PAGE).offset(0 if filters.q else (page - 1) * PER_PAGE)
     ).all()
     return render_template(
-        "households/index.html", rows=rows, total=total, page=page, pages=pages, per_page=PER_PAGE,
+        "households/index.html", rows=rows, total=total, more=more, page=page, pages=pages, per_page=PER_PAGE,
         filters=filters, kelurahan_options=_kelurahan_options(current_user),
         search_form=search_form, search_result=search_result, prefill=prefill,
         can_register=Role(current_user.role) in (Role.ADMIN, Role.SUPERVISOR, Role.SOCIAL_WORKER),

@@ -70,6 +70,9 @@ def test_bulk_load_and_replicate_on_postgresql(tmp_path):
             numbers = conn.execute("SELECT count(*), count(DISTINCT nik_hash), count(nik_ciphertext) "
                                    "FROM persons").fetchone()
             assert numbers[0] == numbers[1] == numbers[2] > 800
+            # persons.kelurahan_code (0005d) is its household's, after the bulk load and the replication.
+            assert conn.execute("SELECT count(*) FROM persons p JOIN households h ON h.id = p.household_id "
+                                "WHERE p.kelurahan_code IS DISTINCT FROM h.kelurahan_code").fetchone()[0] == 0
             per_case = conn.execute("SELECT count(*)::float / (SELECT count(*) FROM cases) FROM audit_events "
                                     "WHERE case_id IS NOT NULL").fetchone()[0]
             assert 3 <= per_case <= 9

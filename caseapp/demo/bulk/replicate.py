@@ -142,11 +142,12 @@ def _clone_statements(conn, off, top, number_offset) -> None:
             x.desil, x.desil_release, x.status, x.version, x.created_at, x.updated_at
         FROM households x LEFT JOIN clone_ident t ON t.kind = 'h' AND t.id = x.id WHERE x.id <= %(hmax)s""", params)
     conn.execute("""
-        INSERT INTO persons (id, household_id, nik_ciphertext, nik_hash, nik_masked, name, sex, birth_date, relation,
-            marital_status, codelist_version, school_participation, education_level, work_status, work_sector,
-            monthly_income, disability_types, chronic_illness, pregnant, health_note, active, created_at, updated_at)
-        SELECT x.id + %(P)s, x.household_id + %(H)s, t.c, t.h, t.m, x.name, x.sex, x.birth_date, x.relation,
-            x.marital_status, x.codelist_version, x.school_participation, x.education_level, x.work_status,
+        INSERT INTO persons (id, household_id, kelurahan_code, nik_ciphertext, nik_hash, nik_masked, name, sex,
+            birth_date, relation, marital_status, codelist_version, school_participation, education_level, work_status,
+            work_sector, monthly_income, disability_types, chronic_illness, pregnant, health_note, active, created_at,
+            updated_at)
+        SELECT x.id + %(P)s, x.household_id + %(H)s, x.kelurahan_code, t.c, t.h, t.m, x.name, x.sex, x.birth_date,
+            x.relation, x.marital_status, x.codelist_version, x.school_participation, x.education_level, x.work_status,
             x.work_sector, x.monthly_income, x.disability_types, x.chronic_illness, x.pregnant, x.health_note,
             x.active, x.created_at, x.updated_at
         FROM persons x LEFT JOIN clone_ident t ON t.kind = 'p' AND t.id = x.id WHERE x.id <= %(pmax)s""", params)

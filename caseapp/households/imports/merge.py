@@ -113,6 +113,11 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
     desil_updated = run(
         "UPDATE households SET desil = i.desil, desil_release = i.release, version = households.version + 1, "  # noqa: S608 - fixed names
         "updated_at = :now FROM import_hh i, households h WHERE h.id = households.id AND " + newer_desil)  # nosec B608
+    # Name search (0005d): a household that moves to another kelurahan takes its members' copy with it.
+    # Before the UPDATE below, while households still hold the old kelurahan.
+    run("UPDATE persons SET kelurahan_code = i.kelurahan_code FROM import_hh i, households h "
+        "WHERE NOT i.is_new AND h.id = i.household_id AND h.kelurahan_code IS DISTINCT FROM i.kelurahan_code "
+        "AND persons.household_id = h.id")
     address_updated = run(
         "UPDATE households SET kelurahan_code = i.kelurahan_code, address = i.address, rt = i.rt, rw = i.rw, "
         "version = households.version + 1, updated_at = :now FROM import_hh i "
@@ -130,15 +135,17 @@ def merge(conn: Connection, *, today: date, now: datetime, codelist_version: str
     assignments = ", ".join(f"{f} = {as_json('s.' + f)}" if f == "disability_types" else f"{f} = s.{f}"
                             for f in PERSON_FIELDS)
     persons_updated = run(
-        f"UPDATE persons SET household_id = i.household_id, {assignments}, active = true, "  # noqa: S608  # nosec B608 - fixed names
+        f"UPDATE persons SET household_id = i.household_id, kelurahan_code = i.kelurahan_code, {assignments}, "  # noqa: S608  # nosec B608 - fixed names
+        "active = true, "
         "codelist_version = :codelist, updated_at = :now FROM import_stage s, import_hh i "
         "WHERE s.valid AND i.kk_hash = s.kk_hash AND persons.nik_hash = s.nik_hash AND "
         f"(persons.household_id <> i.household_id OR NOT persons.active OR {differs})")
     columns = ", ".join(PERSON_FIELDS)
     selected = ", ".join(as_json("s." + f) if f == "disability_types" else "s." + f for f in PERSON_FIELDS)
     persons_new = run(
-        f"INSERT INTO persons (household_id, nik_ciphertext, nik_hash, nik_masked, {columns}, codelist_version, "  # noqa: S608  # nosec B608
-        f"active, created_at, updated_at) SELECT i.household_id, s.nik_ct, s.nik_hash, s.nik_masked, {selected}, "
+        f"INSERT INTO persons (household_id, kelurahan_code, nik_ciphertext, nik_hash, nik_masked, {columns}, "  # noqa: S608  # nosec B608
+        f"codelist_version, active, created_at, updated_at) SELECT i.household_id, i.kelurahan_code, s.nik_ct, "
+        f"s.nik_hash, s.nik_masked, {selected}, "
         ":codelist, true, :now, :now FROM import_stage s JOIN import_hh i ON i.kk_hash = s.kk_hash "
         "WHERE s.valid AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.nik_hash = s.nik_hash) ORDER BY s.row_no")
     households = conn.execute(text("SELECT COUNT(*) FROM import_hh")).scalar()
