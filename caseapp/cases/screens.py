@@ -22,7 +22,7 @@ from caseapp.cases.models import (
     InterventionStatus,
     Stage,
 )
-from caseapp.cases.queries import COUNT_CAP, WORK_PAGE, case_scope, tallied_stage_counts
+from caseapp.cases.queries import COUNT_CAP, WORK_PAGE, case_scope, cases_per_stage
 from caseapp.core.identifiers import lookup_hash
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
@@ -96,12 +96,7 @@ def stage_counts(user: User) -> StageCounts:
     """Cases in scope per stage (from the case tallies where the scope allows, else one GROUP BY), and
     how many open ones are overdue (time-dependent, so not tallied), counted up to ``COUNT_CAP`` + 1
     on the due-date indexes."""
-    counts = {stage.value: 0 for stage in Stage}
-    tallied = tallied_stage_counts(user)
-    if tallied is None:
-        tallied = {str(stage): n for stage, n in db.session.execute(
-            select(Case.stage, func.count(Case.id)).where(case_scope(user)).group_by(Case.stage))}
-    counts.update(tallied)
+    counts = cases_per_stage(user)
     late = select(Case.id).where(case_scope(user), Case.stage != Stage.CLOSED, Case.due_at < utcnow())
     overdue = db.session.scalar(select(func.count()).select_from(late.limit(COUNT_CAP + 1).subquery())) or 0
     return StageCounts(counts, overdue)

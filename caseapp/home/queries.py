@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from caseapp.agencies.models import Agency, Programme
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import Case, CaseStatus, CaseTally, Intervention, InterventionStatus, Stage
-from caseapp.cases.queries import COUNT_CAP, case_scope, tallied_stage_counts
+from caseapp.cases.queries import COUNT_CAP, case_scope, cases_per_stage, tallied_stage_counts
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
 from caseapp.households.models import Household
@@ -15,17 +15,6 @@ from caseapp.households.queries import household_scope
 from caseapp.reports.pages import register_totals
 
 AWAITING_APPROVAL = (CaseStatus.SUBMITTED, CaseStatus.PLAN_SUBMITTED)
-
-
-def cases_by_stage(user: User) -> dict[str, int]:
-    """Cases in scope per stage: from the case tallies where the scope allows, else one GROUP BY."""
-    counts = {str(stage): 0 for stage in Stage}
-    tallied = tallied_stage_counts(user)
-    if tallied is None:
-        tallied = {str(stage): n for stage, n in db.session.execute(
-            select(Case.stage, func.count()).where(case_scope(user)).group_by(Case.stage))}
-    counts.update(tallied)
-    return counts
 
 
 def _count(stmt) -> int:
@@ -49,7 +38,7 @@ def social_worker_summary(user: User) -> dict[str, int | str]:
     return {
         "my_open": _open(mine) if mine is not None else _count(
             scoped.where(Case.owner_id == user.id, Case.stage != Stage.CLOSED)),
-        "new_referrals": cases_by_stage(user)[Stage.REFERRAL.value],
+        "new_referrals": cases_per_stage(user)[Stage.REFERRAL.value],
         "overdue": _capped(scoped.where(Case.owner_id == user.id, Case.stage != Stage.CLOSED, Case.due_at < utcnow())),
         "households": _count(select(Household.id).where(household_scope(user))),
     }
@@ -57,7 +46,7 @@ def social_worker_summary(user: User) -> dict[str, int | str]:
 
 def supervisor_summary(user: User) -> dict[str, int | str]:
     scoped = select(Case.id).where(case_scope(user))
-    by_stage = cases_by_stage(user)
+    by_stage = cases_per_stage(user)
     return {
         "awaiting_approval": _capped(scoped.where(Case.status.in_(AWAITING_APPROVAL))),
         "new_referrals": by_stage[Stage.REFERRAL.value],

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from caseapp.auth.models import Role
 from caseapp.auth.permissions import Permission, requires
+from caseapp.cases.queries import cases_per_stage
 from caseapp.home import queries
 
 bp = Blueprint("home", __name__, template_folder="templates")
@@ -21,7 +22,7 @@ def index():
     elif role == Role.SUPERVISOR:
         context = {
             "summary": queries.supervisor_summary(current_user),
-            "stages": queries.cases_by_stage(current_user),
+            "stages": cases_per_stage(current_user),
         }
     elif role == Role.AGENCY_OFFICER:
         context = {"summary": queries.agency_summary(current_user)}
