@@ -15,6 +15,7 @@ from caseapp.agencies.models import Agency, AgencyKind, Programme, Region
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import Case, CaseTally, Intervention, InterventionStatus, Stage, Step, StepStatus
 from caseapp.core.audit import AuditEvent, deny_out_of_scope
+from caseapp.core.counting import capped, count_up_to
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
 from caseapp.households.models import Household, Person, Relation
@@ -310,7 +311,6 @@ class WorkItem:
 
 # Work lists show this many steps per page; their totals are counted up to COUNT_CAP (then "1000+").
 WORK_PAGE = 50
-COUNT_CAP = 1000
 MAX_WORK_PAGE = 200
 
 
@@ -331,7 +331,7 @@ class WorkList:
 
     @property
     def total_label(self) -> str:
-        return f"{COUNT_CAP}+" if self.total > COUNT_CAP else str(self.total)
+        return str(capped(self.total))
 
     @property
     def has_next(self) -> bool:
@@ -382,9 +382,7 @@ def count_open_steps(user: User, *conditions, by_arm: bool = True) -> int:
     disjoint arms are appended, so the count stops as soon as the cap is reached)."""
     selects = [stmt.with_only_columns(Step.id)
                for stmt in _open_steps_in_scope(user, conditions, by_arm=by_arm, limit=None)]
-    matching = union_all(*selects) if len(selects) > 1 else selects[0]
-    capped = select(matching.subquery().c.id).limit(COUNT_CAP + 1).subquery()
-    return db.session.scalar(select(func.count()).select_from(capped)) or 0
+    return count_up_to(db.session, union_all(*selects) if len(selects) > 1 else selects[0])
 
 
 def _work_items(user: User, *conditions, limit: int = WORK_PAGE, offset: int = 0,

@@ -22,7 +22,8 @@ from caseapp.cases.models import (
     InterventionStatus,
     Stage,
 )
-from caseapp.cases.queries import COUNT_CAP, WORK_PAGE, case_scope, cases_per_stage
+from caseapp.cases.queries import WORK_PAGE, case_scope, cases_per_stage
+from caseapp.core.counting import capped, count_up_to
 from caseapp.core.identifiers import lookup_hash
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
@@ -81,7 +82,7 @@ class StageCounts:
 
     @property
     def overdue_label(self) -> str:
-        return f"{COUNT_CAP}+" if self.overdue > COUNT_CAP else str(self.overdue)
+        return str(capped(self.overdue))
 
     @property
     def total(self) -> int:
@@ -98,7 +99,7 @@ def stage_counts(user: User) -> StageCounts:
     on the due-date indexes."""
     counts = cases_per_stage(user)
     late = select(Case.id).where(case_scope(user), Case.stage != Stage.CLOSED, Case.due_at < utcnow())
-    overdue = db.session.scalar(select(func.count()).select_from(late.limit(COUNT_CAP + 1).subquery())) or 0
+    overdue = count_up_to(db.session, late)
     return StageCounts(counts, overdue)
 
 

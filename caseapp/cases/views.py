@@ -25,7 +25,6 @@ from caseapp.cases import operations as ops
 from caseapp.cases.models import Case, CaseStatus, Stage
 from caseapp.cases.policy import allowed_transitions
 from caseapp.cases.queries import (
-    COUNT_CAP,
     MAX_PER_PAGE,
     SORTS,
     CaseFilters,
@@ -39,6 +38,7 @@ from caseapp.cases.queries import (
 )
 from caseapp.cases.suggestions import suggest_for_household
 from caseapp.cases.workflow import Action, Transition
+from caseapp.core.counting import capped
 from caseapp.core.errors import Conflict, StaleVersion, ValidationFailed
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
@@ -209,10 +209,9 @@ def my_work():
     return render_template(
         "cases/my_work.html",
         steps=my_steps(current_user, request.args.get("page", 1, type=int) or 1),
-        overdue=my_overdue_steps(current_user),
+        overdue=capped(my_overdue_steps(current_user)),
         referrals=new_referrals(current_user),
         waiting=screens.my_cases_waiting_for_approval(current_user),
-        count_cap=COUNT_CAP,
     )
 
 

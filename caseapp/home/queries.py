@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from caseapp.agencies.models import Agency, Programme
 from caseapp.auth.models import Role, User
 from caseapp.cases.models import Case, CaseStatus, CaseTally, Intervention, InterventionStatus, Stage
-from caseapp.cases.queries import COUNT_CAP, case_scope, cases_per_stage, tallied_stage_counts
+from caseapp.cases.queries import case_scope, cases_per_stage, tallied_stage_counts
+from caseapp.core.counting import capped, count_up_to
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
 from caseapp.households.models import Household
@@ -24,8 +25,7 @@ def _count(stmt) -> int:
 def _capped(stmt) -> int | str:
     """A count that cannot be tallied (it depends on the clock or the status), stopped after
     ``COUNT_CAP``: "1000+" says there are more."""
-    n = _count(stmt.limit(COUNT_CAP + 1))
-    return f"{COUNT_CAP}+" if n > COUNT_CAP else n
+    return capped(count_up_to(db.session, stmt))
 
 
 def _open(counts: dict[str, int]) -> int:

@@ -37,6 +37,7 @@ from sqlalchemy.sql.elements import BooleanClauseList
 
 from caseapp.agencies.models import AgencyKind, Region, RegionLevel
 from caseapp.auth.models import Role, User
+from caseapp.core import counting
 from caseapp.core.audit import deny_out_of_scope
 from caseapp.extensions import db
 from caseapp.households.models import Household, Person
@@ -241,10 +242,6 @@ def count_households(stmt: Select) -> int:
     ) or 0
 
 
-# A name search counts its matches up to this many; beyond, the list says "more than 1.000".
-SEARCH_COUNT_CAP = 1000
-
-
 @dataclass(frozen=True)
 class IdPage:
     """One page of a list, found by one statement: the ids on the page, newest first, and the count."""
@@ -262,7 +259,7 @@ def page_of_ids(stmt: Select, page: int, per_page: int, *, cap: int | None = Non
     One statement instead of a count and a page: the matches are found once, and the count stops at
     *cap* (or at the end of the requested page, if that is deeper, so every page stays reachable).
     """
-    limit = max(SEARCH_COUNT_CAP if cap is None else cap, page * per_page) + 1
+    limit = max(counting.COUNT_CAP if cap is None else cap, page * per_page) + 1
     ids = list(db.session.scalars(stmt.with_only_columns(Household.id).order_by(Household.id.desc()).limit(limit)))
     more = len(ids) == limit
     pages = max(-(-len(ids) // per_page), 1)

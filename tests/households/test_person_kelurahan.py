@@ -8,11 +8,12 @@ from sqlalchemy import func, select
 
 from caseapp.auth.models import User
 from caseapp.cases.models import CaseStatus, Stage
+from caseapp.core import counting
 from caseapp.core.identifiers import lookup_hash
 from caseapp.demo.households import load_demo_households
 from caseapp.extensions import db
 from caseapp.households import operations as ops
-from caseapp.households import queries, views
+from caseapp.households import views
 from caseapp.households.models import Household, Person
 from caseapp.households.queries import (
     count_households,
@@ -179,7 +180,7 @@ def test_list_page_says_more_than_when_the_count_stops(client, ctx, monkeypatch)
     for _ in range(3):
         PersonFactory(household=HouseholdFactory(kelurahan_code=BANDAR_LOR), name="Ngatini Kromodikromo")
     ctx.flush()
-    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 2)
+    monkeypatch.setattr(counting, "COUNT_CAP", 2)
     monkeypatch.setattr(views, "PER_PAGE", 2)
     login(client, "worker@sinergi.test")
     page = client.get("/households/?q=Ngatini").get_data(as_text=True)

@@ -125,6 +125,16 @@ def _plain_number_ok(number: str, kind: str, ctx: Context) -> bool:
     return ok
 
 
+def _memoised(memo: dict, key, compute, *args):
+    """``compute(key, *args)``, once per distinct *key* (the memo is emptied past ``_MEMO_MAX``)."""
+    value = memo.get(key)
+    if value is None:
+        if len(memo) > _MEMO_MAX:
+            memo.clear()
+        value = memo[key] = compute(key, *args)
+    return value
+
+
 def fast_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer, getters: tuple,
              timing: list[float]) -> str | None:
     """The COPY line of a CSV row that passes every check (exactly what check_row would stage), else None."""
@@ -135,25 +145,13 @@ def fast_row(row_no: int, raw: list, ctx: Context, sealer: _Sealer, getters: tup
         nik, name, born_raw = person_of(raw)
     except IndexError:
         return None
-    household = _fast_households.get(household_key)
-    if household is None:
-        if len(_fast_households) > _MEMO_MAX:
-            _fast_households.clear()
-        household = _fast_households[household_key] = _fast_household(household_key, ctx, sealer)
+    household = _memoised(_fast_households, household_key, _fast_household, ctx, sealer)
     if household is _FAIL:
         return None
-    attributes = _fast_attrs.get(attributes_key)
-    if attributes is None:
-        if len(_fast_attrs) > _MEMO_MAX:
-            _fast_attrs.clear()
-        attributes = _fast_attrs[attributes_key] = _fast_attributes(attributes_key, ctx)
+    attributes = _memoised(_fast_attrs, attributes_key, _fast_attributes, ctx)
     if attributes is _FAIL:
         return None
-    born = _fast_dates.get(born_raw)
-    if born is None:
-        if len(_fast_dates) > _MEMO_MAX:
-            _fast_dates.clear()
-        born = _fast_dates[born_raw] = _fast_birth_date(born_raw, ctx)
+    born = _memoised(_fast_dates, born_raw, _fast_birth_date, ctx)
     if born is _FAIL:
         return None
     if not _plain_number_ok(nik, "nik", ctx):
