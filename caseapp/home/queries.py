@@ -11,8 +11,7 @@ from caseapp.cases.queries import case_scope, cases_per_stage, tallied_stage_cou
 from caseapp.core.counting import capped, count_up_to
 from caseapp.core.models import utcnow
 from caseapp.extensions import db
-from caseapp.households.models import Household
-from caseapp.households.queries import household_scope
+from caseapp.households.queries import count_visible_households
 from caseapp.reports.pages import register_totals
 
 AWAITING_APPROVAL = (CaseStatus.SUBMITTED, CaseStatus.PLAN_SUBMITTED)
@@ -40,7 +39,7 @@ def social_worker_summary(user: User) -> dict[str, int | str]:
             scoped.where(Case.owner_id == user.id, Case.stage != Stage.CLOSED)),
         "new_referrals": cases_per_stage(user)[Stage.REFERRAL.value],
         "overdue": _capped(scoped.where(Case.owner_id == user.id, Case.stage != Stage.CLOSED, Case.due_at < utcnow())),
-        "households": _count(select(Household.id).where(household_scope(user))),
+        "households": count_visible_households(user),
     }
 
 

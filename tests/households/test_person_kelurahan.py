@@ -186,3 +186,18 @@ def test_list_page_says_more_than_when_the_count_stops(client, ctx, monkeypatch)
     page = client.get("/households/?q=Ngatini").get_data(as_text=True)
     assert "1–2 dari lebih dari 2 rumah tangga" in page
     assert "?q=Ngatini&amp;page=2" in page  # the next page is offered
+
+
+def test_visible_household_counts_by_the_scopes_parts_equal_a_count_of_the_scope(ctx):
+    """The home page counts a user's households by the scope's parts (area + case households outside
+    it); the number must equal a count of the households the scope admits, for every demo user."""
+    from caseapp.demo.loader import load_demo
+    from caseapp.households.queries import count_households, count_visible_households, visible_households
+
+    load_demo(ctx, households=60, progress=lambda _m: None)
+    outside = HouseholdFactory(kelurahan_code="35.71.03.1001")
+    worker = ctx.scalar(select(User).where(User.email == "worker@sinergi.test"))
+    CaseFactory(household=outside, owner_id=worker.id, number="KDR-2026-990001")  # outside the worker's area
+    ctx.flush()
+    for user in ctx.scalars(select(User).where(User.active.is_(True))):
+        assert count_visible_households(user) == count_households(visible_households(user)), user.email
