@@ -48,6 +48,7 @@ from caseapp.households.policy import (
 )
 from caseapp.households.queries import (
     count_households,
+    count_visible_households,
     filtered_households,
     get_visible_household_or_404,
     kelurahan_with_households,
@@ -128,7 +129,9 @@ def _list_page(search_form: SearchForm, search_result: str | None = None, prefil
         total, page, pages, more = found.total, found.page, found.pages, found.more
         stmt = select(Household).where(Household.id.in_(found.ids))
     else:
-        total = count_households(stmt)
+        # The whole scope is counted by its parts, not by testing every household against it.
+        filtered = filters.kelurahan or filters.desil is not None
+        total = count_households(stmt) if filtered else count_visible_households(current_user)
         pages = max(math.ceil(total / PER_PAGE), 1)
         page = min(filters.page, pages)
     head_name = (
