@@ -32,7 +32,7 @@ from caseapp.households.queries import (
     count_households,
     filtered_households,
     get_visible_household_or_404,
-    visible_households,
+    is_household_visible,
 )
 from caseapp.households.views import age_on
 
@@ -314,10 +314,7 @@ def search_households(body):
     household = ops.find_by_number(db.session, body["number"])
     if household is None:
         raise NotFound(_("Nomor ini belum terdaftar di Sinergi."))
-    visible = db.session.scalar(
-        visible_households(current_user).with_only_columns(Household.id).where(Household.id == household.id)
-    )
-    if visible is None:
+    if not is_household_visible(current_user, household.id):
         raise NotFound(_("Nomor ini terdaftar di rumah tangga di luar wilayah Anda. Hubungi penyelia Anda."))
     return {"household_id": household.id}
 

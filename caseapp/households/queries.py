@@ -129,10 +129,18 @@ def visible_households(user: User, *, few: bool = False) -> Select:
 
 
 def get_visible_household_or_404(user: User, household_id: int) -> Household:
-    household = db.session.scalar(visible_households(user).where(Household.id == household_id))
+    household = db.session.scalar(visible_households(user, few=True).where(Household.id == household_id))
     if household is None:
         deny_out_of_scope("household", household_id)
     return household
+
+
+def is_household_visible(user: User, household_id: int) -> bool:
+    """Whether *user* may see the household *household_id* (one household: the case links are tested
+    for it alone, not collected for the whole scope)."""
+    return db.session.scalar(
+        visible_households(user, few=True).with_only_columns(Household.id).where(Household.id == household_id)
+    ) is not None
 
 
 def filtered_households(user: User, *, kelurahan: str | None = None, desil: int | None = None,

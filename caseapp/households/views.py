@@ -51,9 +51,9 @@ from caseapp.households.queries import (
     count_visible_households,
     filtered_households,
     get_visible_household_or_404,
+    is_household_visible,
     kelurahan_with_households,
     page_of_ids,
-    visible_households,
 )
 
 bp = Blueprint("households", __name__, url_prefix="/households", template_folder="templates")
@@ -186,10 +186,7 @@ def search():
         else:
             household = ops.find_by_number(db.session, digits)
             if household is not None:
-                visible = db.session.scalar(
-                    visible_households(current_user).with_only_columns(Household.id).where(Household.id == household.id)
-                )
-                if visible is not None:
+                if is_household_visible(current_user, household.id):
                     return redirect(url_for(".detail", household_id=household.id))
                 result = "outside"
             else:
@@ -239,8 +236,8 @@ def _check_numbers(form: HouseholdForm) -> list[NumberCheck]:
         if household is None:
             checks.append(NumberCheck(label))
             continue
-        visible = db.session.scalar(visible_households(current_user).where(Household.id == household.id))
-        checks.append(NumberCheck(label, household=visible, outside=visible is None))
+        visible = is_household_visible(current_user, household.id)
+        checks.append(NumberCheck(label, household=household if visible else None, outside=not visible))
     return checks
 
 
