@@ -310,7 +310,9 @@ class WorkItem:
 
 
 # Work lists show this many steps per page; their totals are counted up to COUNT_CAP (then "1000+").
+# A list beside the main one (My work's referrals and waiting cases) shows the first SIDE_LIST only.
 WORK_PAGE = 50
+SIDE_LIST = 20
 MAX_WORK_PAGE = 200
 
 
@@ -407,10 +409,11 @@ def _work_items(user: User, *conditions, limit: int = WORK_PAGE, offset: int = 0
     return [WorkItem(step, case, name, kel) for step, case, name, kel in db.session.execute(stmt)]
 
 
-def _work_list(user: User, conditions: tuple, page: int, *, by_arm: bool = True) -> WorkList:
+def _work_list(user: User, conditions: tuple, page: int, *, by_arm: bool = True,
+               per_page: int = WORK_PAGE) -> WorkList:
     page = max(1, min(page, MAX_WORK_PAGE))
-    items = _work_items(user, *conditions, offset=(page - 1) * WORK_PAGE, by_arm=by_arm)
-    return WorkList(items, count_open_steps(user, *conditions, by_arm=by_arm), page, WORK_PAGE)
+    items = _work_items(user, *conditions, limit=per_page, offset=(page - 1) * per_page, by_arm=by_arm)
+    return WorkList(items, count_open_steps(user, *conditions, by_arm=by_arm), page, per_page)
 
 
 def _mine(user: User) -> tuple:
@@ -427,9 +430,9 @@ def my_overdue_steps(user: User) -> int:
     return count_open_steps(user, *_mine(user), Step.due_at < utcnow(), by_arm=False)
 
 
-def new_referrals(user: User, page: int = 1) -> WorkList:
+def new_referrals(user: User, page: int = 1, *, per_page: int = WORK_PAGE) -> WorkList:
     """Referrals waiting for triage in *user*'s scope."""
-    return _work_list(user, (Step.kind == "triage",), page)
+    return _work_list(user, (Step.kind == "triage",), page, per_page=per_page)
 
 
 def approval_queue(user: User, page: int = 1) -> WorkList:

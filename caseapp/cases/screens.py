@@ -180,8 +180,9 @@ class WaitingCase:
     kelurahan_name: str
 
 
-def my_cases_waiting_for_approval(user: User) -> list[WaitingCase]:
-    """The user's own cases now waiting on a supervisor (so the worker knows they are not forgotten)."""
+def my_cases_waiting_for_approval(user: User, limit: int = WORK_PAGE) -> list[WaitingCase]:
+    """The user's own cases now waiting on a supervisor (so the worker knows they are not forgotten),
+    the *limit* soonest due."""
     head = aliased(Person)
     order = (Case.due_at.asc().nulls_last(), Case.id)
     # The page's ids first, on ix_cases_owner_status_due alone; then only those are joined. A social
@@ -190,7 +191,7 @@ def my_cases_waiting_for_approval(user: User) -> list[WaitingCase]:
     scope = true() if Role(user.role) == Role.SOCIAL_WORKER else case_scope(user)
     ids = (select(Case.id).where(scope, Case.owner_id == user.id,
                                  Case.status.in_((CaseStatus.SUBMITTED, CaseStatus.PLAN_SUBMITTED)))
-           .order_by(*order).limit(WORK_PAGE)).subquery("page_ids")
+           .order_by(*order).limit(limit)).subquery("page_ids")
     stmt = (
         select(Case, head.name, Region.name)
         .join(ids, ids.c.id == Case.id)

@@ -26,6 +26,7 @@ from caseapp.cases.models import Case, CaseStatus, Stage
 from caseapp.cases.policy import allowed_transitions
 from caseapp.cases.queries import (
     MAX_PER_PAGE,
+    SIDE_LIST,
     SORTS,
     CaseFilters,
     approval_queue,
@@ -210,8 +211,9 @@ def my_work():
         "cases/my_work.html",
         steps=my_steps(current_user, request.args.get("page", 1, type=int) or 1),
         overdue=capped(my_overdue_steps(current_user)),
-        referrals=new_referrals(current_user),
-        waiting=screens.my_cases_waiting_for_approval(current_user),
+        referrals=new_referrals(current_user, per_page=SIDE_LIST),
+        waiting=screens.my_cases_waiting_for_approval(current_user, limit=SIDE_LIST),
+        side_list=SIDE_LIST,
     )
 
 
