@@ -47,51 +47,41 @@ def case_scope(user: User):
     return false()  # viewers and anything unknown: no case at all (fail closed)
 
 
-def step_scope_arms(user: User) -> list | None:
-    """``case_scope`` written on the steps' copies of their case's columns (``Step.case_*``), as a
-    list of disjoint arms to OR (each served by its own index on open steps; no step matches two, so
-    they add up with ``UNION ALL``), or ``None`` where the scope needs the case itself (agency
-    officers: interventions and referrals)."""
+def _scope_arms(user: User, owner, stage, kelurahan, kecamatan) -> list | None:
+    """``case_scope`` written on copies of a case's owner, stage, kelurahan and kecamatan (the steps'
+    ``case_*`` columns, the case tallies' keys) as a list of *disjoint* arms to OR — no row matches two,
+    so they can be read one by one and added up — or ``None`` where the scope needs the case itself
+    (agency officers: interventions and referrals). Same rules as ``case_scope``; the tests compare
+    both for every demo user."""
     role = Role(user.role)
     if role == Role.ADMIN:
         return [true()]
     if role == Role.SUPERVISOR:
-        return [Step.case_kecamatan_code == user.kecamatan_code if user.kecamatan_code else true()]
+        return [kecamatan == user.kecamatan_code if user.kecamatan_code else true()]
     if role == Role.SOCIAL_WORKER:
-        arms = [Step.case_owner_id == user.id]
-        others = Step.case_owner_id.is_distinct_from(user.id)
-        if user.kelurahan_code:
-            arms.append(and_(Step.case_stage == Stage.REFERRAL, Step.case_kelurahan_code == user.kelurahan_code,
-                             others))
-        elif user.kecamatan_code:
-            arms.append(and_(Step.case_stage == Stage.REFERRAL, Step.case_kecamatan_code == user.kecamatan_code,
-                             others))
+        arms = [owner == user.id]
+        area = (kelurahan == user.kelurahan_code if user.kelurahan_code
+                else kecamatan == user.kecamatan_code if user.kecamatan_code else None)
+        if area is not None:
+            arms.append(and_(stage == Stage.REFERRAL, area, owner.is_distinct_from(user.id)))
         return arms
     if role == Role.AGENCY_OFFICER and user.agency_id is not None:
         return None
     return [false()]
 
 
+def step_scope_arms(user: User) -> list | None:
+    """The scope on the steps' copies of their case's columns: each arm served by its own partial
+    index on open steps."""
+    return _scope_arms(user, Step.case_owner_id, Step.case_stage, Step.case_kelurahan_code,
+                       Step.case_kecamatan_code)
+
+
 def _tally_scope(user: User):
-    """``case_scope`` on the case tallies (``CaseTally``), or ``None`` where the scope needs the cases
-    themselves (agency officers). The arms are disjoint, so their sums add up exactly."""
-    role = Role(user.role)
-    if role == Role.ADMIN:
-        return true()
-    if role == Role.SUPERVISOR:
-        return CaseTally.kecamatan_code == user.kecamatan_code if user.kecamatan_code else true()
-    if role == Role.SOCIAL_WORKER:
-        if user.kelurahan_code:
-            area = CaseTally.kelurahan_code == user.kelurahan_code
-        elif user.kecamatan_code:
-            area = CaseTally.kecamatan_code == user.kecamatan_code
-        else:
-            area = false()
-        return or_(CaseTally.owner_id == user.id,
-                   and_(CaseTally.stage == Stage.REFERRAL, area, CaseTally.owner_id != user.id))
-    if role == Role.AGENCY_OFFICER and user.agency_id is not None:
-        return None
-    return false()
+    """The scope on the case tallies (owner 0: no owner, never NULL)."""
+    arms = _scope_arms(user, CaseTally.owner_id, CaseTally.stage, CaseTally.kelurahan_code,
+                       CaseTally.kecamatan_code)
+    return None if arms is None else or_(*arms)
 
 
 def tallied_stage_counts(user: User, *, stage: str | None = None, kelurahan: str | None = None,

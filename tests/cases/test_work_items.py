@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from caseapp.agencies.models import Region
 from caseapp.auth.models import User
@@ -104,3 +104,24 @@ def test_a_step_in_two_arms_of_the_scope_is_listed_and_counted_once(ctx):
     listed = [item.step.id for page in (1, 2, 3) for item in new_referrals(worker, page)]
     assert listed.count(step.id) == 1
     assert new_referrals(worker).total == before + 1
+
+
+def test_the_steps_copy_of_the_scope_admits_exactly_the_open_steps_of_cases_in_scope(ctx):
+    """Work lists test the scope on the steps' copies; for every demo user the open steps they admit
+    are exactly the open steps of the cases ``case_scope`` admits."""
+    from caseapp.cases.models import Case
+    from caseapp.cases.queries import case_scope, step_scope_arms
+    from caseapp.demo.loader import load_demo
+
+    load_demo(ctx, households=80, progress=lambda _m: None)
+    checked = 0
+    for user in ctx.scalars(select(User).where(User.active.is_(True))):
+        arms = step_scope_arms(user)
+        if arms is None:
+            continue
+        checked += 1
+        by_copy = set(ctx.scalars(select(Step.id).where(Step.status == StepStatus.OPEN, or_(*arms))))
+        by_case = set(ctx.scalars(select(Step.id).join(Case, Case.id == Step.case_id)
+                                  .where(Step.status == StepStatus.OPEN, case_scope(user))))
+        assert by_copy == by_case, user.email
+    assert checked >= 4
