@@ -301,8 +301,8 @@ class WorkItem:
 
 # Work lists show this many steps per page; their totals are counted up to COUNT_CAP (then "1000+").
 # A list beside the main one (My work's referrals and waiting cases) shows the first SIDE_LIST only.
-WORK_PAGE = 50
-SIDE_LIST = 20
+WORK_PAGE = 25
+SIDE_LIST = 10
 MAX_WORK_PAGE = 200
 
 
