@@ -20,10 +20,8 @@ def index():
     if role == Role.SOCIAL_WORKER:
         context = {"summary": queries.social_worker_summary(current_user)}
     elif role == Role.SUPERVISOR:
-        context = {
-            "summary": queries.supervisor_summary(current_user),
-            "stages": cases_per_stage(current_user),
-        }
+        stages = cases_per_stage(current_user)
+        context = {"summary": queries.supervisor_summary(current_user, stages), "stages": stages}
     elif role == Role.AGENCY_OFFICER:
         context = {"summary": queries.agency_summary(current_user)}
     elif role == Role.VIEWER:

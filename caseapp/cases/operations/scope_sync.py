@@ -5,9 +5,11 @@
 - ``CaseTally``: cases per (kelurahan, owner, stage), so the caseload's stage tabs and page count add
   up a few rows instead of counting every case in scope (:func:`tally`).
 
-Every write that opens a case or changes its owner or stage calls both for the cases it touched: the
-workflow's entry points (``transitions.create_referral`` and ``transition_case``), the caseload
-handover, and the bulk demo loaders (:func:`rebuild`). Set-based: one statement per kind of change.
+Every write that opens a case or changes its owner or stage keeps both for the cases it touched: the
+workflow's entry points (``transitions.create_referral`` and ``transition_case``: a new step gets
+:func:`scope_copies`, the case's other steps are updated only when its owner or stage changed), the
+caseload handover, and the bulk demo loaders (:func:`rebuild`). Set-based: one statement per kind of
+change.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ COPIED = {
 
 # A tally key: (kelurahan_code, kecamatan_code, owner_id or None, stage).
 TallyKey = tuple[str, str, int | None, str]
+
+
+def scope_copies(case: Case) -> dict:
+    """The ``Step.case_*`` values of a step opened now on *case* (set when the step is created)."""
+    return {step_column.key: getattr(case, case_column.key) for step_column, case_column in COPIED.items()}
 
 
 def sync_step_scope(session: Session, case_ids: Iterable[int] | Select | None = None) -> None:

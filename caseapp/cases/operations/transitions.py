@@ -32,7 +32,7 @@ from caseapp.cases.models import (
     Step,
     StepStatus,
 )
-from caseapp.cases.operations.scope_sync import sync_step_scope, tally, tally_key
+from caseapp.cases.operations.scope_sync import scope_copies, sync_step_scope, tally, tally_key
 from caseapp.cases.queries import case_scope
 from caseapp.cases.workflow import (
     BY_ACTION,
@@ -142,8 +142,8 @@ def create_referral(
     session.add(case)
     session.flush()
     session.add(Step(case_id=case.id, stage=Stage.REFERRAL, kind=StepKind.TRIAGE.value, round=1,
-                     status=StepStatus.OPEN, due_at=case.due_at, submitted_by_id=actor.id, submitted_at=now))
-    sync_step_scope(session, [case.id])
+                     status=StepStatus.OPEN, due_at=case.due_at, submitted_by_id=actor.id, submitted_at=now,
+                     **scope_copies(case)))
     tally(session, [(None, tally_key(case.kelurahan_code, case.kecamatan_code, None, Stage.REFERRAL), 1)])
     record_audit_event(session, actor_id=actor.id, action="create_referral", object_type="case",
                        object_id=case.id, case_id=case.id, after=_snapshot(case), comment=case.referral_reason)
@@ -405,6 +405,7 @@ def _open(ctx: Context, kind: StepKind):
         assignee_id=None if kind in (StepKind.APPROVAL, StepKind.TRIAGE) else ctx.case.owner_id,
         submitted_by_id=ctx.actor.id if kind == StepKind.APPROVAL and ctx.actor else None,
         submitted_at=now if kind == StepKind.APPROVAL else None,
+        **scope_copies(ctx.case),  # opened after the action's stage and owner changes
     )
     ctx.session.add(step)
     ctx.case.due_at = step.due_at
@@ -489,7 +490,9 @@ def transition_case(
         _open(ctx, transition.opens)
     if case.stage == Stage.CLOSED:
         case.due_at = None
-    sync_step_scope(session, [case.id])  # flushes
+    session.flush()
+    if (before["owner_id"], before["stage"]) != (case.owner_id, str(case.stage)):
+        sync_step_scope(session, [case.id])  # the case's earlier steps take the new owner or stage
     tally(session, [(tally_key(case.kelurahan_code, case.kecamatan_code, before["owner_id"], before["stage"]),
                      tally_key(case.kelurahan_code, case.kecamatan_code, case.owner_id, case.stage), 1)])
     record_audit_event(
